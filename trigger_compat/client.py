@@ -1,0 +1,275 @@
+"""The synchronous client: runs the operations of :mod:`trigger_compat.core.ops` on psycopg."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .core import ops
+from .core.dberrors import translate
+from .core.jobs import Job, JobKeyMode, JobSpec
+from .core.migrations import MIGRATION_LOCK_CLASS, pending
+from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+class Client:
+    """Adds, fetches and settles jobs in one PostgreSQL schema.
+
+    ``database`` is a connection string, a psycopg ``Connection`` (used under a lock, one
+    operation at a time) or a ``psycopg_pool.ConnectionPool``. Every method takes ``tx=``: a
+    connection of the caller's, on which the statement runs inside the caller's transaction
+    (nothing is committed; a job added there appears to workers when the caller commits).
+    ``clock`` replaces the database's ``now()`` for run_at defaults, fetching and backoff.
+    """
+
+    def __init__(
+        self,
+        database: str | psycopg.Connection[Any] | ConnectionPool,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        clock: Clock | None = None,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.schema = check_schema_name(schema)
+        self._sql = queries_for(schema)
+        self._clock = clock
+        self._conninfo: str | None = None
+        self._pool: ConnectionPool | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._own_pool = False
+        self._lock = threading.Lock()
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        if isinstance(database, str):
+            self._conninfo = database
+        elif isinstance(database, ConnectionPool):
+            self._pool = database
+        elif isinstance(database, psycopg.Connection):
+            self._conn = database
+        else:
+            raise TypeError(
+                "database must be a connection string, a Connection or a ConnectionPool"
+            )
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open_pool(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                assert self._conninfo is not None
+                # Connect once first, so that a bad DSN fails now with the server's reason.
+                psycopg.connect(self._conninfo, connect_timeout=int(self._connect_timeout)).close()
+                self._pool = ConnectionPool(
+                    self._conninfo,
+                    min_size=1,
+                    max_size=max(1, self._pool_size),
+                    kwargs={"autocommit": True},
+                    open=False,
+                )
+                self._pool.open(wait=True, timeout=self._connect_timeout)
+                self._own_pool = True
+            return self._pool
+
+    @contextmanager
+    def _connection(self, tx: psycopg.Connection[Any] | None) -> Iterator[psycopg.Connection[Any]]:
+        if tx is not None:
+            yield tx
+        elif self._conn is not None:
+            with self._lock, self._conn.transaction():
+                yield self._conn
+        else:
+            pool = self._pool or self._open_pool()
+            with pool.connection() as conn:
+                yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            mapped = translate(exc, schema=self.schema, conninfo=self._conninfo)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def _run(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None) -> T:
+        with self._errors(), self._connection(tx) as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(self._sql[op.query], op.params)
+            rows = cur.fetchall() if cur.description is not None else []
+        return op.parse(rows)
+
+    def _now(self) -> datetime | None:
+        return self._clock() if self._clock is not None else None
+
+    def close(self) -> None:
+        """Close the pool this client opened itself (a pool or connection you gave stays open)."""
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
+            self._pool = None
+            self._own_pool = False
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the pending migrations, each in its own transaction under an advisory lock.
+
+        Safe to run from several processes at once. Returns the versions applied by this call.
+        Raises :class:`SchemaAheadError` when the database knows migrations this code does not.
+        """
+        applied: list[int] = []
+        with self._errors(), self._connection(None) as conn:
+            while True:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(
+                        self._sql["migrate_lock"],
+                        {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                    )
+                    cur.execute(self._sql["migrate_bootstrap"])
+                    cur.execute(self._sql["migrate_applied"])
+                    todo = pending(self.schema, (row[0] for row in cur.fetchall()))
+                    if not todo:
+                        return applied
+                    cur.execute(self._sql["migrate_search_path"])
+                    cur.execute(todo[0].sql)
+                    cur.execute(
+                        self._sql["migrate_record"],
+                        {"version": todo[0].version, "name": todo[0].name},
+                    )
+                applied.append(todo[0].version)
+
+    # -- jobs --------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        identifier: str,
+        payload: Any = None,
+        *,
+        queue_name: str | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        job_key: str | None = None,
+        job_key_mode: JobKeyMode | None = None,
+        priority: int | None = None,
+        flags: Sequence[str] | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> Job:
+        """Add one job (graphile-worker ``add_job`` semantics, job keys included)."""
+        op = ops.add_job(
+            self._now(),
+            identifier,
+            payload,
+            queue_name=queue_name,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            job_key=job_key,
+            job_key_mode=job_key_mode,
+            priority=priority,
+            flags=flags,
+        )
+        return self._run(op, tx)
+
+    def add_jobs(
+        self,
+        specs: Sequence[JobSpec],
+        *,
+        job_key_preserve_run_at: bool = False,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[Job]:
+        """Add many jobs in one round trip; returns them in the order of ``specs``."""
+        if not specs:
+            return []
+        return self._run(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
+
+    def remove_job(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
+        """Delete the job with this key, or stop a running one from retrying."""
+        return self._run(ops.remove_job(job_key), tx)
+
+    def get_job(self, job_id: int, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
+        return self._run(ops.get_job(job_id), tx)
+
+    def fetch_jobs(
+        self,
+        worker_id: str,
+        limit: int = 1,
+        *,
+        task_identifiers: Sequence[str] | None = None,
+        forbidden_flags: Sequence[str] | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[Job]:
+        """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each)."""
+        op = ops.fetch_jobs(self._now(), worker_id, limit, task_identifiers, forbidden_flags)
+        return self._run(op, tx)
+
+    def complete_jobs(
+        self,
+        job_ids: Iterable[int],
+        *,
+        worker_id: str | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[int]:
+        """Delete finished jobs; with ``worker_id``, only those that worker still holds."""
+        return self._run(ops.complete_jobs(job_ids, worker_id), tx)
+
+    def fail_job(
+        self,
+        job_id: int,
+        error: str,
+        *,
+        worker_id: str | None = None,
+        run_at: datetime | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> Job | None:
+        """Record a failed attempt and unlock the job; it retries at ``run_at`` or after the
+        default backoff. Returns None when the job is not locked (by ``worker_id``)."""
+        return self._run(ops.fail_job(self._now(), job_id, error, worker_id, run_at), tx)
+
+    def permanently_fail_jobs(
+        self,
+        job_ids: Iterable[int],
+        message: str | None = None,
+        *,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[Job]:
+        return self._run(ops.permanently_fail_jobs(job_ids, message), tx)
+
+    def reschedule_jobs(
+        self,
+        job_ids: Iterable[int],
+        *,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        attempts: int | None = None,
+        max_attempts: int | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[Job]:
+        op = ops.reschedule_jobs(job_ids, run_at, priority, attempts, max_attempts)
+        return self._run(op, tx)
+
+    def force_unlock_workers(
+        self, worker_ids: Sequence[str], *, tx: psycopg.Connection[Any] | None = None
+    ) -> list[Job]:
+        """Release every job locked by these workers (e.g. after they crashed)."""
+        return self._run(ops.force_unlock_workers(worker_ids), tx)
+
+    def set_queue_concurrency(
+        self, queue_name: str, concurrency: int, *, tx: psycopg.Connection[Any] | None = None
+    ) -> None:
+        """How many jobs of this named queue may run at once, across all workers."""
+        self._run(ops.set_queue_concurrency(queue_name, concurrency), tx)

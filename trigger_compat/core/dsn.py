@@ -1,0 +1,38 @@
+"""Connection strings without their secrets (pure)."""
+
+from __future__ import annotations
+
+import re
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_conninfo(conninfo: str) -> str:
+    """``conninfo`` with any password replaced by ``***``."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except Exception:
+        return _scrub_text(conninfo)
+    if "password" in params:
+        params["password"] = "***"
+    return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
+
+
+def _scrub_text(text: str) -> str:
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KV_PASSWORD.sub(r"\1***", text)
+
+
+def redact_message(message: str, conninfo: str | None) -> str:
+    """Remove the password of ``conninfo`` (and any password-looking text) from ``message``."""
+    if conninfo:
+        try:
+            password = conninfo_to_dict(conninfo).get("password")
+        except Exception:
+            password = None
+        if password:
+            message = message.replace(str(password), "***")
+    return _scrub_text(message)

@@ -1,0 +1,294 @@
+"""Job rows, job specifications and their validation (pure: no I/O)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import DuplicateJobKeyError, InvalidJobError
+
+JobKeyMode = Literal["replace", "preserve_run_at", "unsafe_dedupe"]
+JOB_KEY_MODES: tuple[str, ...] = get_args(JobKeyMode)
+
+MAX_IDENTIFIER_LENGTH = 128
+MAX_QUEUE_NAME_LENGTH = 128
+MAX_JOB_KEY_LENGTH = 512
+MAX_ATTEMPTS_RANGE = (1, 32767)
+PRIORITY_RANGE = (-32768, 32767)
+DEFAULT_MAX_ATTEMPTS = 25
+
+
+class Job(BaseModel):
+    """A row of ``<schema>.jobs``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: int
+    task_identifier: str
+    queue_name: str | None
+    payload: Any
+    priority: int
+    run_at: datetime
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    key: str | None
+    revision: int
+    flags: dict[str, bool] | None
+    locked_at: datetime | None
+    locked_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobSpec(BaseModel):
+    """One job to add: the identifier, the payload and the options of ``add_job``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    identifier: str
+    payload: Any = None
+    queue_name: str | None = None
+    run_at: datetime | None = None
+    max_attempts: int | None = None
+    job_key: str | None = None
+    job_key_mode: JobKeyMode | None = None
+    priority: int | None = None
+    flags: Sequence[str] | None = None
+
+
+class JobParams(BaseModel):
+    """A validated job specification, as the SQL functions take it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    payload: str | None  # JSON text
+    queue_name: str | None
+    run_at: datetime | None
+    max_attempts: int | None
+    job_key: str | None
+    job_key_mode: str | None
+    priority: int | None
+    flags: list[str] | None
+
+
+def _check_text(field: str, value: object, max_length: int, fix: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidJobError(field, f"must be a string (got {type(value).__name__}); {fix}")
+    if value == "":
+        raise InvalidJobError(field, f"must not be empty; {fix}")
+    if len(value) > max_length:
+        raise InvalidJobError(
+            field, f"must be at most {max_length} characters (got {len(value)}); {fix}"
+        )
+    if "\x00" in value:
+        raise InvalidJobError(field, "must not contain NUL characters")
+    return value
+
+
+def _check_int(field: str, value: object, bounds: tuple[int, int]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJobError(field, f"must be an integer (got {type(value).__name__})")
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidJobError(field, f"must be between {low} and {high} (got {value})")
+    return value
+
+
+def check_aware(field: str, value: object) -> datetime | None:
+    """Return ``value`` if it is None or a timezone-aware datetime, else raise."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidJobError(field, f"must be a datetime (got {type(value).__name__})")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidJobError(
+            field,
+            "must be timezone-aware (got a naive datetime); "
+            "use e.g. datetime.now(timezone.utc) or dt.replace(tzinfo=timezone.utc)",
+        )
+    return value
+
+
+def _reject_non_json(value: object) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def payload_json(field: str, payload: object) -> str | None:
+    """Serialise a payload to JSON text, refusing anything that is not plain JSON."""
+    if payload is None:
+        return None
+    try:
+        text = json.dumps(
+            payload,
+            allow_nan=False,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=_reject_non_json,
+        )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "Circular" not in str(exc):
+            reason = "NaN and Infinity are not JSON"
+        else:
+            reason = str(exc)
+        raise InvalidJobError(
+            field,
+            f"must be JSON (dict, list, str, int, float, bool or None): {reason}; "
+            "convert the value first (e.g. a datetime to an ISO string, a set to a list)",
+        ) from None
+    except RecursionError:
+        raise InvalidJobError(field, "is nested too deeply to be JSON") from None
+    if "\\u0000" in text:
+        raise InvalidJobError(
+            field, "must not contain NUL characters (PostgreSQL jsonb refuses them)"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidJobError(
+            field, "contains a lone surrogate character, which is not valid Unicode"
+        ) from None
+    return text
+
+
+def _check_flags(field: str, flags: object) -> list[str] | None:
+    if flags is None:
+        return None
+    if isinstance(flags, str) or not isinstance(flags, Sequence):
+        raise InvalidJobError(field, "must be a list of strings (e.g. ['rl:org:1'])")
+    out = []
+    for i, flag in enumerate(flags):
+        if not isinstance(flag, str) or flag == "":
+            raise InvalidJobError(f"{field}[{i}]", "must be a non-empty string")
+        out.append(flag)
+    return out or None
+
+
+def validate_job(
+    identifier: object,
+    payload: object = None,
+    *,
+    queue_name: object = None,
+    run_at: object = None,
+    max_attempts: object = None,
+    job_key: object = None,
+    job_key_mode: object = None,
+    priority: object = None,
+    flags: object = None,
+    prefix: str = "",
+) -> JobParams:
+    """Check every argument of ``add_job`` and return the SQL parameters.
+
+    Raises :class:`InvalidJobError` naming the field (prefixed by ``prefix``) and the fix.
+    """
+    ident = _check_text(
+        f"{prefix}identifier", identifier, MAX_IDENTIFIER_LENGTH, "name the task to run"
+    )
+    if ident is None:
+        raise InvalidJobError(f"{prefix}identifier", "is required")
+    if job_key_mode is not None and job_key_mode not in JOB_KEY_MODES:
+        raise InvalidJobError(
+            f"{prefix}job_key_mode",
+            f"must be one of {', '.join(JOB_KEY_MODES)} (got {job_key_mode!r})",
+        )
+    if (
+        isinstance(max_attempts, float)
+        and math.isfinite(max_attempts)
+        and max_attempts.is_integer()
+    ):
+        max_attempts = int(max_attempts)
+    return JobParams(
+        identifier=ident,
+        payload=payload_json(f"{prefix}payload", payload),
+        queue_name=_check_text(
+            f"{prefix}queue_name",
+            queue_name,
+            MAX_QUEUE_NAME_LENGTH,
+            "pass None for a job without a named queue",
+        ),
+        run_at=check_aware(f"{prefix}run_at", run_at),
+        max_attempts=_check_int(f"{prefix}max_attempts", max_attempts, MAX_ATTEMPTS_RANGE),
+        job_key=_check_text(
+            f"{prefix}job_key", job_key, MAX_JOB_KEY_LENGTH, "pass None for a job without a key"
+        ),
+        job_key_mode=job_key_mode,
+        priority=_check_int(f"{prefix}priority", priority, PRIORITY_RANGE),
+        flags=_check_flags(f"{prefix}flags", flags),
+    )
+
+
+def validate_spec(spec: JobSpec, prefix: str = "") -> JobParams:
+    return validate_job(
+        spec.identifier,
+        spec.payload,
+        queue_name=spec.queue_name,
+        run_at=spec.run_at,
+        max_attempts=spec.max_attempts,
+        job_key=spec.job_key,
+        job_key_mode=spec.job_key_mode,
+        priority=spec.priority,
+        flags=spec.flags,
+        prefix=prefix,
+    )
+
+
+def validate_specs(specs: Sequence[JobSpec | dict[str, Any]]) -> list[JobParams]:
+    """Validate a batch; also refuses the same job key twice."""
+    params: list[JobParams] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(specs):
+        prefix = f"specs[{i}]."
+        if isinstance(raw, dict):
+            try:
+                spec = JobSpec.model_validate(raw)
+            except Exception as exc:  # pydantic.ValidationError
+                raise InvalidJobError(f"specs[{i}]", str(exc)) from None
+        elif isinstance(raw, JobSpec):
+            spec = raw
+        else:
+            raise InvalidJobError(f"specs[{i}]", f"must be a JobSpec (got {type(raw).__name__})")
+        p = validate_spec(spec, prefix)
+        if p.job_key is not None:
+            if p.job_key in seen:
+                raise DuplicateJobKeyError(
+                    f"{prefix}job_key",
+                    f"{p.job_key!r} is also the key of specs[{seen[p.job_key]}]; "
+                    "a batch may use each job key once — merge the two jobs or add them separately",
+                )
+            seen[p.job_key] = i
+        params.append(p)
+    return params
+
+
+def flags_object(flags: list[str] | None) -> str | None:
+    """The stored form of flags: a JSON object {flag: true}, or None when there are none."""
+    if not flags:
+        return None
+    return json.dumps({f: True for f in flags}, ensure_ascii=False)
+
+
+def order_batch_result(params: Sequence[JobParams], jobs: Sequence[Job]) -> list[Job]:
+    """Put the rows returned by ``add_jobs`` back in the order of the specs.
+
+    Keyed specs are matched by key; unkeyed ones were inserted in order (ascending ids).
+    """
+    by_key = {job.key: job for job in jobs if job.key is not None}
+    unkeyed = sorted((job for job in jobs if job.key is None), key=lambda j: j.id)
+    it = iter(unkeyed)
+    out: list[Job] = []
+    for p in params:
+        if p.job_key is not None:
+            out.append(by_key[p.job_key])
+        else:
+            out.append(next(it))
+    return out

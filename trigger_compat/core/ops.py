@@ -1,0 +1,225 @@
+"""Each client method as a pure operation: which query, with which parameters, and how to
+read its rows. ``Client`` and ``AsyncClient`` only execute these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ..errors import InvalidJobError
+from .jobs import (
+    Job,
+    JobSpec,
+    check_aware,
+    flags_object,
+    order_batch_result,
+    validate_job,
+    validate_specs,
+)
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Op(Generic[T]):
+    query: str
+    params: dict[str, Any]
+    parse: Callable[[list[Row]], T]
+
+
+def _jobs(rows: list[Row]) -> list[Job]:
+    return [Job.model_validate(row) for row in rows]
+
+
+def _first_job(rows: list[Row]) -> Job | None:
+    return Job.model_validate(rows[0]) if rows and rows[0].get("id") is not None else None
+
+
+def _the_job(rows: list[Row]) -> Job:
+    job = _first_job(rows)
+    if job is None:  # add_job always returns a row
+        raise RuntimeError("add_job returned no row")
+    return job
+
+
+def _ids(field: str, ids: Iterable[int]) -> list[int]:
+    out = list(ids)
+    for i, value in enumerate(out):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidJobError(f"{field}[{i}]", f"must be an integer job id (got {value!r})")
+    return out
+
+
+def _worker_id(worker_id: object) -> str:
+    if not isinstance(worker_id, str) or not worker_id:
+        raise InvalidJobError("worker_id", "must be a non-empty string identifying the worker")
+    return worker_id
+
+
+def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise InvalidJobError(field, "must be a list of strings, not a single string")
+    out = list(values)
+    for i, value in enumerate(out):
+        if not isinstance(value, str):
+            raise InvalidJobError(f"{field}[{i}]", f"must be a string (got {value!r})")
+    return out
+
+
+def add_job(now: datetime | None, identifier: str, payload: Any = None, **options: Any) -> Op[Job]:
+    p = validate_job(identifier, payload, **options)
+    return Op("add_job", {**p.model_dump(), "now": now}, _the_job)
+
+
+def add_jobs(
+    now: datetime | None, specs: Sequence[JobSpec], job_key_preserve_run_at: bool
+) -> Op[list[Job]]:
+    params = validate_specs(specs)
+    return Op(
+        "add_jobs",
+        {
+            "identifiers": [p.identifier for p in params],
+            "payloads": [p.payload for p in params],
+            "queue_names": [p.queue_name for p in params],
+            "run_ats": [p.run_at for p in params],
+            "max_attempts": [p.max_attempts for p in params],
+            "job_keys": [p.job_key for p in params],
+            "priorities": [p.priority for p in params],
+            "flags": [flags_object(p.flags) for p in params],
+            "modes": [p.job_key_mode for p in params],
+            "job_key_preserve_run_at": bool(job_key_preserve_run_at),
+            "now": now,
+        },
+        lambda rows: order_batch_result(params, _jobs(rows)),
+    )
+
+
+def remove_job(job_key: str) -> Op[Job | None]:
+    p = validate_job("remove_job", job_key=job_key)
+    if p.job_key is None:
+        raise InvalidJobError("job_key", "is required")
+    return Op("remove_job", {"job_key": p.job_key}, _first_job)
+
+
+def get_job(job_id: int) -> Op[Job | None]:
+    return Op("get_job", {"job_id": _ids("job_id", [job_id])[0]}, _first_job)
+
+
+def fetch_jobs(
+    now: datetime | None,
+    worker_id: str,
+    limit: int,
+    task_identifiers: Sequence[str] | None,
+    forbidden_flags: Sequence[str] | None,
+) -> Op[list[Job]]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidJobError("limit", f"must be a positive integer (got {limit!r})")
+    return Op(
+        "fetch_jobs",
+        {
+            "worker_id": _worker_id(worker_id),
+            "max_jobs": limit,
+            "task_identifiers": _texts("task_identifiers", task_identifiers),
+            "forbidden_flags": _texts("forbidden_flags", forbidden_flags),
+            "now": now,
+        },
+        lambda rows: sorted(_jobs(rows), key=lambda j: (j.priority, j.run_at, j.id)),
+    )
+
+
+def complete_jobs(job_ids: Iterable[int], worker_id: str | None) -> Op[list[int]]:
+    return Op(
+        "complete_jobs",
+        {
+            "job_ids": _ids("job_ids", job_ids),
+            "worker_id": None if worker_id is None else _worker_id(worker_id),
+        },
+        lambda rows: sorted(row["complete_jobs"] for row in rows),
+    )
+
+
+def fail_job(
+    now: datetime | None,
+    job_id: int,
+    error: str,
+    worker_id: str | None,
+    run_at: datetime | None,
+) -> Op[Job | None]:
+    if not isinstance(error, str):
+        raise InvalidJobError("error", f"must be a string (got {type(error).__name__})")
+    return Op(
+        "fail_job",
+        {
+            "job_id": _ids("job_id", [job_id])[0],
+            "error_message": error,
+            "worker_id": None if worker_id is None else _worker_id(worker_id),
+            "run_at": check_aware("run_at", run_at),
+            "now": now,
+        },
+        _first_job,
+    )
+
+
+def permanently_fail_jobs(job_ids: Iterable[int], message: str | None) -> Op[list[Job]]:
+    return Op(
+        "permanently_fail_jobs",
+        {"job_ids": _ids("job_ids", job_ids), "error_message": message},
+        _jobs,
+    )
+
+
+def reschedule_jobs(
+    job_ids: Iterable[int],
+    run_at: datetime | None,
+    priority: int | None,
+    attempts: int | None,
+    max_attempts: int | None,
+) -> Op[list[Job]]:
+    checked = validate_job("reschedule_jobs", max_attempts=max_attempts, priority=priority)
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts <= 32767
+    ):
+        raise InvalidJobError(
+            "attempts", f"must be an integer between 0 and 32767 (got {attempts!r})"
+        )
+    return Op(
+        "reschedule_jobs",
+        {
+            "job_ids": _ids("job_ids", job_ids),
+            "run_at": check_aware("run_at", run_at),
+            "priority": checked.priority,
+            "attempts": attempts,
+            "max_attempts": checked.max_attempts,
+        },
+        _jobs,
+    )
+
+
+def force_unlock_workers(worker_ids: Sequence[str]) -> Op[list[Job]]:
+    ids = _texts("worker_ids", worker_ids) or []
+    return Op("force_unlock_workers", {"worker_ids": ids}, _jobs)
+
+
+def set_queue_concurrency(queue_name: str, concurrency: int) -> Op[None]:
+    p = validate_job("set_queue_concurrency", queue_name=queue_name)
+    if p.queue_name is None:
+        raise InvalidJobError("queue_name", "is required")
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= 2**31 - 1
+    ):
+        raise InvalidJobError(
+            "concurrency",
+            f"must be a positive integer (got {concurrency!r}); 1 runs the queue serially",
+        )
+    return Op(
+        "set_queue_concurrency",
+        {"queue_name": p.queue_name, "concurrency": concurrency},
+        lambda rows: None,
+    )

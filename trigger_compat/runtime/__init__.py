@@ -1,0 +1,1 @@
+"""The worker runtime: fetch loop, scheduler, heartbeats, maintenance."""

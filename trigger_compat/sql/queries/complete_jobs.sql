@@ -1,0 +1,1 @@
+select * from {schema}.complete_jobs(%(job_ids)s::bigint[], %(worker_id)s::text)

@@ -1,0 +1,1 @@
+select * from {schema}.force_unlock_workers(%(worker_ids)s::text[])

@@ -1,0 +1,1 @@
+select * from {schema}.jobs where id = %(job_id)s

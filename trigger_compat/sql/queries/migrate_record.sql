@@ -1,0 +1,1 @@
+insert into {schema}.migrations (version, name) values (%(version)s, %(name)s)

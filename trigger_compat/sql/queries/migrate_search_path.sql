@@ -1,0 +1,1 @@
+set local search_path to {schema}, pg_temp

@@ -1,0 +1,1 @@
+select * from {schema}.permanently_fail_jobs(%(job_ids)s::bigint[], %(error_message)s::text)

@@ -1,0 +1,1 @@
+select * from {schema}.remove_job(%(job_key)s)
