@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
 
 class TriggerCompatError(Exception):
     """Base class of every error raised by trigger-compat."""
@@ -36,3 +40,60 @@ class SchemaAheadError(SchemaError):
 
 class SchemaNotMigratedError(SchemaError):
     """The schema has not been migrated (run ``Client.migrate()`` or ``trigger-compat migrate``)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a catalog file, located by ``file:line:column`` and key path."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        label = "warning: " if self.severity == "warning" else ""
+        return (
+            f"{where} {self.path}: {label}{self.message}"
+            if self.path
+            else (f"{where} {label}{self.message}")
+        )
+
+
+class CatalogError(TriggerCompatError, ValueError):
+    """A catalog is invalid. ``problems`` lists every problem found, not only the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        lines = "\n".join(str(p) for p in errors)
+        super().__init__(f"the catalog has {len(errors)} error(s):\n{lines}")
+
+
+class CatalogRequiredError(TriggerCompatError):
+    """``enqueue`` was called on a client built without a catalog."""
+
+
+class UnknownTaskError(InvalidJobError, LookupError):
+    """The identifier is not a task of the catalog. Nothing was written."""
+
+
+class PayloadValidationError(InvalidJobError):
+    """The payload does not match the task's JSON Schema. Nothing was written.
+
+    ``violations`` lists every ``(json_path, message)``, e.g. ``("$.id", "is required")``.
+    """
+
+    def __init__(self, field: str, identifier: str, violations: Sequence[tuple[str, str]]) -> None:
+        self.identifier = identifier
+        self.violations = list(violations)
+        listed = "; ".join(f"{path}: {message}" for path, message in self.violations)
+        n = len(self.violations)
+        super().__init__(
+            field,
+            f"does not match the schema of {identifier!r} "
+            f"({n} violation{'s' if n != 1 else ''}): {listed}",
+        )

@@ -1,0 +1,191 @@
+"""Per-call enqueue options and the one merge of catalog settings with them (pure).
+
+The merge follows ZodWorker (catalog task settings, then per-call options on top), with these
+rules:
+
+* a per-call option beats the catalog; a per-call ``None`` means "not given" and never overrides;
+* a **templated** catalog ``queueName`` (``"sources:{id}"``) always wins over a per-call one;
+* a **templated** catalog ``jobKey`` wins over a per-call one when it renders non-empty;
+* a **constant** catalog ``jobKey`` is a default (a per-call ``jobKey`` wins);
+* an empty ``jobKey`` / ``queueName`` means none (a per-call ``""`` clears the catalog's);
+* ``maxAttempts`` ≤ 0 and a naive ``runAt`` are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from ..errors import InvalidJobError
+from .catalog import Catalog, TaskSettings
+from .jobs import JobSpec, check_aware
+from .payloads import validate_payload
+from .templates import TemplateError
+
+__all__ = ["JobOptions", "merge_job_spec", "parse_options", "plan_enqueue"]
+
+StrictInt = Annotated[int, Strict()]
+
+
+class JobOptions(BaseModel):
+    """Per-call options of ``enqueue``, in trigger.dev spelling (``runAt``, ``jobKey``, …) or
+    snake_case. ``None`` means "not given"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    run_at: datetime | None = Field(None, alias="runAt")
+    job_key: Annotated[str, Strict()] | None = Field(None, alias="jobKey")
+    job_key_mode: Literal["replace", "preserve_run_at", "unsafe_dedupe"] | None = Field(
+        None, alias="jobKeyMode"
+    )
+    max_attempts: StrictInt | None = Field(None, alias="maxAttempts")
+    queue_name: Annotated[str, Strict()] | None = Field(None, alias="queueName")
+    priority: StrictInt | None = None
+    flags: tuple[Annotated[str, Strict()], ...] | None = None
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _flags(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            raise ValueError("must be a list of strings, not a single string")
+        return tuple(v) if isinstance(v, list) else v
+
+
+_ACCEPTED = ", ".join(
+    f"{f.alias} / {name}" for name, f in JobOptions.model_fields.items() if f.alias
+)
+
+
+_NO_OPTIONS = JobOptions.model_validate({})
+
+
+def parse_options(
+    options: JobOptions | Mapping[str, Any] | None, field: str = "options"
+) -> JobOptions:
+    """A :class:`JobOptions` from a model, a dict (either spelling) or None."""
+    if options is None:
+        return _NO_OPTIONS
+    if isinstance(options, JobOptions):
+        return options
+    if not isinstance(options, Mapping):
+        raise InvalidJobError(
+            field, f"must be a JobOptions or a dict (got {type(options).__name__})"
+        )
+    if "tx" in options:
+        raise InvalidJobError(
+            f"{field}.tx", "pass the transaction as the keyword argument tx=, not as an option"
+        )
+    try:
+        return JobOptions.model_validate(dict(options))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise InvalidJobError(
+                f"{field}.{name}", f"unknown option {name!r}; accepted: {_ACCEPTED}"
+            ) from None
+        raise InvalidJobError(f"{field}.{name}", err["msg"]) from None
+
+
+def _given(value: Any) -> bool:
+    return value is not None
+
+
+def merge_job_spec(
+    task: TaskSettings,
+    identifier: str,
+    payload: Any,
+    options: JobOptions | Mapping[str, Any] | None = None,
+    *,
+    field: str = "options",
+) -> JobSpec:
+    """The job to add: the catalog task settings with the per-call options on top."""
+    opts = parse_options(options, field)
+
+    def pick(call: Any, catalog: Any) -> Any:
+        return call if _given(call) else catalog
+
+    if opts.max_attempts is not None and opts.max_attempts <= 0:
+        raise InvalidJobError(
+            f"{field}.maxAttempts",
+            f"must be ≥ 1 (got {opts.max_attempts}); leave it out to use the catalog's value",
+        )
+    run_at = check_aware(f"{field}.runAt", opts.run_at)
+    # queueName: a templated catalog value always wins.
+    qt = task.queue_template
+    try:
+        if qt is not None and not qt.is_constant:
+            queue_name: str | None = qt.render(payload)
+        else:
+            queue_name = pick(opts.queue_name, task.queue_name)
+        # jobKey: a templated catalog value wins when it renders non-empty; a constant is a default.
+        kt = task.job_key_template
+        job_key: str | None = None
+        if kt is not None and not kt.is_constant:
+            job_key = kt.render(payload) or None
+        if job_key is None:
+            job_key = pick(opts.job_key, task.job_key)
+    except TemplateError as exc:
+        raise InvalidJobError("payload", f"{identifier!r}: {exc}") from None
+    flags = pick(opts.flags, task.flags)
+    return JobSpec(
+        identifier=identifier,
+        payload=payload,
+        queue_name=queue_name or None,
+        run_at=run_at,
+        max_attempts=pick(opts.max_attempts, task.max_attempts),
+        job_key=job_key or None,
+        job_key_mode=pick(opts.job_key_mode, task.job_key_mode),
+        priority=pick(opts.priority, task.priority),
+        flags=list(flags) if flags else None,
+    )
+
+
+def plan_enqueue(
+    catalog: Catalog,
+    identifier: str,
+    payload: Any,
+    options: JobOptions | Mapping[str, Any] | None = None,
+    *,
+    prefix: str = "",
+) -> JobSpec:
+    """Look the task up, check the payload against its schema, and merge the options.
+
+    Raises :class:`UnknownTaskError`, :class:`PayloadValidationError` or
+    :class:`InvalidJobError`; nothing is written in any case.
+    """
+    try:
+        task = catalog.task(identifier)
+    except InvalidJobError as exc:
+        if not prefix:
+            raise
+        message = str(exc).removeprefix(f"{exc.field}: ")
+        raise type(exc)(f"{prefix}{exc.field}", message) from None
+    opts = parse_options(options, f"{prefix}options")
+    try:
+        validator = task.payload_validator()
+    except ValueError as exc:
+        raise InvalidJobError(f"{prefix}payload", str(exc)) from None
+    if validator is not None:
+        validate_payload(validator, identifier, payload, f"{prefix}payload")
+    return merge_job_spec(task, identifier, payload, opts, field=f"{prefix}options")
+
+
+def plan_enqueue_many(
+    catalog: Catalog,
+    items: Sequence[tuple[str, Any] | tuple[str, Any, JobOptions | Mapping[str, Any] | None]],
+) -> list[JobSpec]:
+    """:func:`plan_enqueue` for each ``(identifier, payload[, options])``."""
+    specs: list[JobSpec] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, tuple | list) or len(item) not in (2, 3):
+            raise InvalidJobError(
+                f"items[{i}]", "must be (identifier, payload) or (identifier, payload, options)"
+            )
+        identifier, payload = item[0], item[1]
+        options = item[2] if len(item) == 3 else None
+        specs.append(plan_enqueue(catalog, identifier, payload, options, prefix=f"items[{i}]."))
+    return specs
