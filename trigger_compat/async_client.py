@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from os import PathLike
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from .core import ops
+from .core.catalog import Catalog, require_catalog, resolve_catalog
 from .core.dberrors import translate
 from .core.jobs import Job, JobKeyMode, JobSpec
 from .core.migrations import MIGRATION_LOCK_CLASS, pending
+from .core.options import JobOptions, plan_enqueue, plan_enqueue_many
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+Options: TypeAlias = JobOptions | Mapping[str, Any] | None
 
 
 class AsyncClient:
@@ -30,17 +34,25 @@ class AsyncClient:
     connection of the caller's, on which the statement runs inside the caller's transaction
     (nothing is committed; a job added there appears to workers when the caller commits).
     ``clock`` replaces the database's ``now()`` for run_at defaults, fetching and backoff.
+
+    ``catalog`` (a :class:`~trigger_compat.core.catalog.Catalog` or the path of a catalog file)
+    enables :meth:`enqueue`; ``schema`` defaults to the catalog's ``databaseSchema``, else
+    ``trigger_compat``.
     """
 
     def __init__(
         self,
         database: str | psycopg.AsyncConnection[Any] | AsyncConnectionPool,
         *,
-        schema: str = DEFAULT_SCHEMA,
+        schema: str | None = None,
+        catalog: Catalog | str | PathLike[str] | None = None,
         clock: Clock | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
+        self.catalog = resolve_catalog(catalog)
+        if schema is None:
+            schema = (self.catalog and self.catalog.database_schema) or DEFAULT_SCHEMA
         self.schema = check_schema_name(schema)
         self._sql = queries_for(schema)
         self._clock = clock
@@ -285,3 +297,48 @@ class AsyncClient:
     ) -> None:
         """How many jobs of this named queue may run at once, across all workers."""
         await self._run(ops.set_queue_concurrency(queue_name, concurrency), tx)
+
+    # -- catalog (ZodWorker) -----------------------------------------------------------
+
+    async def enqueue(
+        self,
+        identifier: str,
+        payload: Any = None,
+        options: Options = None,
+        *,
+        tx: psycopg.AsyncConnection[Any] | None = None,
+    ) -> Job:
+        """Add a job of a catalog task: the payload is checked against the task's schema and the
+        catalog settings are merged with ``options`` (``runAt``, ``jobKey``, ``jobKeyMode``,
+        ``maxAttempts``, ``queueName``, ``priority``, ``flags``; per-call wins). Nothing is
+        written when the payload or an option is invalid."""
+        spec = plan_enqueue(require_catalog(self.catalog), identifier, payload, options)
+        return await self.add_job(
+            spec.identifier,
+            spec.payload,
+            queue_name=spec.queue_name,
+            run_at=spec.run_at,
+            max_attempts=spec.max_attempts,
+            job_key=spec.job_key,
+            job_key_mode=spec.job_key_mode,
+            priority=spec.priority,
+            flags=spec.flags,
+            tx=tx,
+        )
+
+    async def enqueue_many(
+        self,
+        items: Sequence[tuple[str, Any] | tuple[str, Any, Options]],
+        *,
+        tx: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[Job]:
+        """:meth:`enqueue` for each ``(identifier, payload[, options])``, in one round trip;
+        every item is checked before anything is written."""
+        specs = plan_enqueue_many(require_catalog(self.catalog), items)
+        return await self.add_jobs(specs, tx=tx)
+
+    async def dequeue(
+        self, job_key: str, *, tx: psycopg.AsyncConnection[Any] | None = None
+    ) -> Job | None:
+        """ZodWorker's ``dequeue``: :meth:`remove_job`."""
+        return await self.remove_job(job_key, tx=tx)

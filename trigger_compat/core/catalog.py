@@ -29,6 +29,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..errors import CatalogError, Problem, UnknownTaskError
+from ..errors import CatalogError, CatalogRequiredError, Problem, UnknownTaskError
 from .cron import CronError, parse_cron
 from .jobs import (
     DEFAULT_MAX_ATTEMPTS,
@@ -73,6 +74,8 @@ __all__ = [
     "inspect_catalog",
     "load_catalog",
     "parse_catalog",
+    "require_catalog",
+    "resolve_catalog",
 ]
 
 CLEANUP_IDENTIFIER = "__cleanupOldJobs"
@@ -834,7 +837,7 @@ def parse_catalog(
     return report
 
 
-def inspect_catalog(path: str | Path, *, check_handlers: bool = False) -> CatalogReport:
+def inspect_catalog(path: str | PathLike[str], *, check_handlers: bool = False) -> CatalogReport:
     """Read and check the catalog file at ``path``."""
     p = Path(path)
     try:
@@ -847,7 +850,7 @@ def inspect_catalog(path: str | Path, *, check_handlers: bool = False) -> Catalo
     return parse_catalog(text, str(path), base_dir=p.parent, check_handlers=check_handlers)
 
 
-def load_catalog(path: str | Path) -> Catalog:
+def load_catalog(path: str | PathLike[str]) -> Catalog:
     """Load the catalog at ``path``; raise :class:`CatalogError` listing every problem."""
     report = inspect_catalog(path)
     if report.catalog is None:
@@ -872,3 +875,21 @@ def effective_settings(identifier: str, task: TaskSettings) -> dict[str, Any]:
         "timeoutInMs": task.timeout_in_ms,
         "retry": task.retry.model_dump(by_alias=True) if task.retry else None,
     }
+
+
+def resolve_catalog(catalog: Catalog | str | PathLike[str] | None) -> Catalog | None:
+    """A client's ``catalog=`` argument: a loaded catalog, the path of one, or None."""
+    if catalog is None or isinstance(catalog, Catalog):
+        return catalog
+    if isinstance(catalog, str | PathLike):
+        return load_catalog(catalog)
+    raise TypeError(f"catalog must be a Catalog or a path (got {type(catalog).__name__})")
+
+
+def require_catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is None:
+        raise CatalogRequiredError(
+            "enqueue needs a catalog: build the client with catalog='catalog.yaml' "
+            "(or a Catalog from load_catalog()); add_job works without one"
+        )
+    return catalog

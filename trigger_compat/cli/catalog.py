@@ -1,0 +1,143 @@
+"""``trigger-compat catalog``: validate a catalog file, show its tasks' effective settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from ..core.catalog import Catalog, CatalogReport, effective_settings, inspect_catalog
+from ..errors import UnknownTaskError
+from . import main
+
+
+@main.group()
+def catalog() -> None:
+    """Check and inspect catalog files (catalog.yaml)."""
+
+
+def _summary(report: CatalogReport) -> str:
+    cat = report.catalog
+    assert cat is not None
+    n_warn = len(report.warnings)
+    warn = f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else ""
+    return (
+        f"{report.file}: OK — {len(cat.workers)} worker(s), {len(cat.tasks)} task(s), "
+        f"{len(cat.recurring_tasks)} recurring task(s), {len(cat.queues)} queue(s){warn}"
+    )
+
+
+@catalog.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--check-handlers", is_flag=True, help="Also import every handler 'module:function'.")
+def validate(paths: tuple[str, ...], fmt: str, check_handlers: bool) -> None:
+    """Check catalog files (default: ./catalog.yaml); exit 1 listing every problem."""
+    if check_handlers and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    reports = [
+        inspect_catalog(p, check_handlers=check_handlers) for p in (paths or ("catalog.yaml",))
+    ]
+    failed = any(not r.ok for r in reports)
+    if fmt == "json":
+        out = {
+            "valid": not failed,
+            "files": [
+                {
+                    "file": r.file,
+                    "valid": r.ok,
+                    "errors": len(r.errors),
+                    "warnings": len(r.warnings),
+                    "problems": [asdict(p) for p in r.problems],
+                }
+                for r in reports
+            ],
+        }
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        for r in reports:
+            for p in r.problems:
+                click.echo(str(p))
+            if r.ok:
+                click.echo(_summary(r))
+            else:
+                n_err, n_warn = len(r.errors), len(r.warnings)
+                click.echo(
+                    f"{r.file}: {n_err} error{'s' if n_err != 1 else ''}"
+                    + (f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else "")
+                )
+    sys.exit(1 if failed else 0)
+
+
+def _load(path: str) -> Catalog:
+    report = inspect_catalog(path)
+    if report.catalog is None:
+        for p in report.errors:
+            click.echo(str(p), err=True)
+        click.echo(f"{path}: invalid; run 'trigger-compat catalog validate {path}'", err=True)
+        sys.exit(1)
+    return report.catalog
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+@catalog.command()
+@click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
+@click.option("--task", "task", help="Only this task identifier.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def show(path: str, task: str | None, fmt: str) -> None:
+    """Print each task's effective settings (catalog values with defaults filled in)."""
+    cat = _load(path)
+    rows: list[dict[str, Any]] = []
+    for wname, worker in cat.workers.items():
+        for ident, settings in worker.tasks.items():
+            if task is None or task == ident:
+                rows.append({"worker": wname, **effective_settings(ident, settings)})
+    recurring: list[dict[str, Any]] = []
+    for wname, worker in cat.workers.items():
+        for name, rt in worker.recurring_tasks.items():
+            if task is None or task == name:
+                recurring.append(
+                    {
+                        "worker": wname,
+                        "identifier": name,
+                        "match": rt.match,
+                        "options": rt.options.model_dump(by_alias=True, exclude_none=True),
+                        "handler": rt.handler,
+                    }
+                )
+    if task is not None and not rows and not recurring:
+        try:
+            cat.task(task)
+        except UnknownTaskError as exc:
+            click.echo(str(exc), err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps({"tasks": rows, "recurringTasks": recurring}, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['identifier']}  (worker {row['worker']})")
+        for key, value in row.items():
+            if key not in ("identifier", "worker"):
+                click.echo(f"  {key:<12} {_fmt(value)}")
+    for row in recurring:
+        click.echo(f"{row['identifier']}  (worker {row['worker']}, recurring)")
+        click.echo(f"  {'match':<12} {row['match']}")
+        click.echo(f"  {'options':<12} {_fmt(row['options'])}")
+        click.echo(f"  {'handler':<12} {_fmt(row['handler'])}")
