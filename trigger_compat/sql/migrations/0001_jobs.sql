@@ -371,6 +371,11 @@ $$;
 -- fetch_jobs: lock up to max_jobs runnable jobs for worker_id, in priority, run_at, id
 -- order. A named queue never has more locked jobs than its concurrency, whatever the
 -- number of workers. Needs READ COMMITTED (each statement sees the latest commits).
+-- Sorting and bitmap scans are disabled inside the function: the fetch must walk its
+-- partial index in order and stop after max_jobs rows, even when the statistics are stale
+-- (right after a bulk add) and the planner would otherwise sort every ready row.
+create type fetch_candidate as (priority smallint, run_at timestamptz, id bigint);
+
 create function fetch_jobs(
     worker_id        text,
     max_jobs         integer     default 1,
@@ -380,6 +385,8 @@ create function fetch_jobs(
 ) returns setof jobs
 language plpgsql volatile
 set search_path from current
+set enable_sort = off
+set enable_bitmapscan = off
 as $$
 #variable_conflict use_column
 declare
@@ -387,23 +394,25 @@ declare
     v_flags   text[] := case when cardinality(fetch_jobs.forbidden_flags) > 0
                              then fetch_jobs.forbidden_flags end;
     v_tasks   text[] := fetch_jobs.task_identifiers;
+    v_cands   fetch_candidate[];
     v_ids     bigint[];
     v_queue   record;
     v_running integer;
+    v_queued  boolean := false;
 begin
     if fetch_jobs.max_jobs is null or fetch_jobs.max_jobs < 1 then
         return;
     end if;
 
-    select coalesce(array_agg(c.id), '{}') into v_ids from (
-        select j.id from jobs j
-         where j.is_available and j.queue_name is null and j.run_at <= v_now
-           and (v_tasks is null or j.task_identifier = any(v_tasks))
-           and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
-         order by j.priority, j.run_at, j.id
-         limit fetch_jobs.max_jobs
-           for update skip locked
-    ) as c;
+    select coalesce(array_agg(row(c.priority, c.run_at, c.id)::fetch_candidate), '{}')
+      into v_cands
+      from (select j.priority, j.run_at, j.id from jobs j
+             where j.is_available and j.queue_name is null and j.run_at <= v_now
+               and (v_tasks is null or j.task_identifier = any(v_tasks))
+               and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+             order by j.priority, j.run_at, j.id
+             limit fetch_jobs.max_jobs
+               for update skip locked) as c;
 
     for v_queue in
         select q.queue_name, q.concurrency from job_queues q
@@ -417,8 +426,9 @@ begin
         select count(*) into v_running from jobs j
          where j.queue_name = v_queue.queue_name and j.locked_at is not null;
         if v_running < v_queue.concurrency then
-            v_ids := v_ids || array(
-                select j.id from jobs j
+            v_queued := true;
+            v_cands := v_cands || array(
+                select row(j.priority, j.run_at, j.id)::fetch_candidate from jobs j
                  where j.queue_name = v_queue.queue_name and j.is_available and j.run_at <= v_now
                    and (v_tasks is null or j.task_identifier = any(v_tasks))
                    and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
@@ -428,15 +438,22 @@ begin
         end if;
     end loop;
 
+    if v_queued then
+        -- Merge the candidates of every queue and keep the best max_jobs.
+        select array_agg(c.id order by c.priority, c.run_at, c.id) into v_ids
+          from (select (u).* from unnest(v_cands) as u) as c;
+        v_ids := v_ids[1:fetch_jobs.max_jobs];
+    else
+        select array_agg(c.id) into v_ids from unnest(v_cands) as c;
+    end if;
+
     return query
         update jobs
            set attempts = jobs.attempts + 1,
                locked_by = fetch_jobs.worker_id,
                locked_at = v_now,
                updated_at = pg_catalog.now()
-         where id in (select c.id from jobs c where c.id = any(v_ids)
-                       order by c.priority, c.run_at, c.id
-                       limit fetch_jobs.max_jobs)
+         where id = any(v_ids)
         returning *;
 end
 $$;

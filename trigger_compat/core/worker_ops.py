@@ -1,0 +1,56 @@
+"""The operations a worker process runs besides fetching: heartbeats, settling outcomes in
+batches and rescuing the jobs of lost workers (pure, like :mod:`.ops`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from .jobs import Job
+from .ops import Op, Row
+from .outcomes import Settlement
+
+
+def heartbeat(
+    worker_id: str, name: str, hostname: str, pid: int, task_identifiers: Sequence[str] | None
+) -> Op[None]:
+    return Op(
+        "heartbeat",
+        {
+            "worker_id": worker_id,
+            "name": name,
+            "hostname": hostname,
+            "pid": pid,
+            "task_identifiers": None if task_identifiers is None else list(task_identifiers),
+        },
+        lambda rows: None,
+    )
+
+
+def unregister_worker(worker_id: str) -> Op[int]:
+    return Op("unregister_worker", {"worker_id": worker_id}, lambda rows: int(rows[0]["released"]))
+
+
+def settle_jobs(
+    worker_id: str, settlements: Sequence[Settlement], now: datetime | None
+) -> Op[list[int]]:
+    return Op(
+        "settle_jobs",
+        {
+            "worker_id": worker_id,
+            "job_ids": [s.job_id for s in settlements],
+            "outcomes": [s.outcome for s in settlements],
+            "errors": [s.error for s in settlements],
+            "run_ats": [s.run_at for s in settlements],
+            "now": now,
+        },
+        lambda rows: [int(row["settle_jobs"]) for row in rows],
+    )
+
+
+def _jobs(rows: list[Row]) -> list[Job]:
+    return [Job.model_validate(row) for row in rows]
+
+
+def rescue_jobs(timeout: timedelta) -> Op[list[Job]]:
+    return Op("rescue_jobs", {"timeout": timeout}, _jobs)

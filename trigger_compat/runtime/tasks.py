@@ -1,0 +1,159 @@
+"""Tasks: a handler and how to call it, plus the helpers handed to it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ..core.jobs import Job
+
+if TYPE_CHECKING:
+    from ..async_client import AsyncClient
+
+Handler = Callable[..., Any]
+NextRetry = Callable[[Job, BaseException], "datetime | None"]
+PayloadCheck = Callable[[Any], None]
+
+
+class AbortSignal:
+    """Set when the worker wants the handler to stop (shutdown or timeout).
+
+    Usable from async handlers (``await signal.wait()``) and from sync handlers running on a
+    thread (``signal.is_set()`` / ``signal.wait_sync(timeout)``).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._async_event = asyncio.Event()
+        self.reason: str | None = None
+
+    @property
+    def aborted(self) -> bool:
+        return self._event.is_set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self, reason: str) -> None:
+        self.reason = reason
+        self._event.set()
+        self._async_event.set()  # called on the worker's event loop
+
+    def wait_sync(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    async def wait(self) -> None:
+        await self._async_event.wait()
+
+
+class JobLogger(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = dict(self.extra or {})
+        kwargs.setdefault("extra", {}).update(extra)
+        return f"[job {extra.get('job_id')} {extra.get('task_identifier')}] {msg}", kwargs
+
+
+@dataclass
+class Helpers:
+    """The third argument of a handler that takes three."""
+
+    job: Job
+    abort_signal: AbortSignal
+    logger: logging.LoggerAdapter[logging.Logger]
+    _client: AsyncClient
+    _loop: asyncio.AbstractEventLoop
+
+    async def add_job(self, identifier: str, payload: Any = None, **options: Any) -> Job:
+        """Add a follow-up job (from an async handler)."""
+        return await self._client.add_job(identifier, payload, **options)
+
+    def add_job_sync(self, identifier: str, payload: Any = None, **options: Any) -> Job:
+        """Add a follow-up job from a sync handler (which runs on a worker thread)."""
+        future = asyncio.run_coroutine_threadsafe(
+            self._client.add_job(identifier, payload, **options), self._loop
+        )
+        return future.result()
+
+
+def _positional_count(fn: Callable[..., Any]) -> int:
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 3
+    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def _payload_model(fn: Callable[..., Any]) -> type[BaseModel] | None:
+    try:
+        hints = inspect.get_annotations(fn, eval_str=True)
+    except Exception:
+        return None
+    params = list(inspect.signature(fn).parameters)
+    if not params:
+        return None
+    annotation = hints.get(params[0])
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+@dataclass
+class Task:
+    """A task identifier and its handler.
+
+    ``handler(payload, job)`` or ``handler(payload, job, helpers)``, async or sync (sync ones
+    run on the worker's thread pool). If the first parameter is annotated with a pydantic
+    model, the handler receives an instance. ``check_payload`` (e.g. the catalog's JSON
+    Schema) runs first; its failure is an ordinary job error.
+    """
+
+    identifier: str
+    handler: Handler
+    timeout: float | None = None
+    next_retry: NextRetry | None = None
+    check_payload: PayloadCheck | None = None
+    swallow_final_failure: bool = True
+    transform_payload: Callable[[Any], Any] | None = None
+    _arity: int = field(init=False, repr=False)
+    _is_async: bool = field(init=False, repr=False)
+    _model: type[BaseModel] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not callable(self.handler):
+            raise TypeError(f"task {self.identifier!r}: handler must be callable")
+        self._arity = _positional_count(self.handler)
+        if self._arity < 2:
+            raise TypeError(
+                f"task {self.identifier!r}: handler must take (payload, job) or "
+                "(payload, job, helpers)"
+            )
+        self._is_async = inspect.iscoroutinefunction(self.handler) or inspect.iscoroutinefunction(
+            getattr(self.handler, "__call__", None)  # noqa: B004
+        )
+        self._model = _payload_model(self.handler)
+
+    def prepare(self, raw: Any) -> Any:
+        """Check and convert the stored payload into what the handler receives."""
+        if self.check_payload is not None:
+            self.check_payload(raw)
+        payload = self.transform_payload(raw) if self.transform_payload is not None else raw
+        if self._model is not None:
+            return self._model.model_validate(payload)
+        return payload
+
+    async def call(
+        self, payload: Any, job: Job, helpers: Helpers, executor: Executor | None
+    ) -> Any:
+        args: tuple[Any, ...] = (payload, job, helpers) if self._arity >= 3 else (payload, job)
+        if self._is_async:
+            return await self.handler(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, lambda: self.handler(*args))

@@ -1,0 +1,516 @@
+"""The worker: fetches jobs into ``concurrency`` slots, runs their handlers, writes outcomes
+in batches, heartbeats, rescues the jobs of lost workers, and shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from ..async_client import AsyncClient
+from ..core import worker_ops
+from ..core.jobs import Job
+from ..core.outcomes import (
+    JobTimeoutError,
+    OnFinalFailure,
+    Settlement,
+    error_message,
+    is_final_attempt,
+    settle_failure,
+)
+from ..core.sqlfiles import notify_channel
+from .events import EventEmitter
+from .tasks import AbortSignal, Helpers, JobLogger, Task
+
+logger = logging.getLogger("trigger_compat.worker")
+
+ForbiddenFlags = Sequence[str] | Callable[[], Sequence[str] | Awaitable[Sequence[str]]] | None
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """Runner options (trigger.dev spelling in the catalog: concurrency, pollInterval, …)."""
+
+    concurrency: int = 10
+    poll_interval: float = 1.0
+    listen: bool = True
+    shutdown_timeout: float = 60.0
+    rescue_after: float = 30.0
+    on_final_failure: OnFinalFailure = "keep"
+    max_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be ≥ 1")
+        if self.poll_interval <= 0:
+            raise ValueError("poll_interval must be > 0 seconds")
+        if self.rescue_after <= 0:
+            raise ValueError("rescue_after must be > 0 seconds")
+
+
+@dataclass
+class WorkerStats:
+    """Counters kept in-process (also exported as metrics)."""
+
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    rescued: int = 0
+    fetches: int = 0
+
+
+def _backoff(errors: int, cap: float = 30.0) -> float:
+    return float(min(cap, 0.05 * 2 ** min(errors, 10)) * random.uniform(0.5, 1.0))
+
+
+class Worker:
+    """Runs the jobs of ``tasks`` from the client's schema.
+
+    ``client`` is an :class:`AsyncClient`; ``conninfo`` is used for the LISTEN connection
+    (taken from the client when it was built from a connection string).
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        tasks: Mapping[str, Task],
+        *,
+        name: str = "worker",
+        options: WorkerOptions | None = None,
+        forbidden_flags: ForbiddenFlags = None,
+        error_handler: Callable[[Job, BaseException], Any] | None = None,
+        conninfo: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        events: EventEmitter | None = None,
+    ) -> None:
+        self.client = client
+        self.tasks = dict(tasks)
+        self.name = name
+        self.options = options or WorkerOptions()
+        self.worker_id = f"{name}-{uuid.uuid4().hex[:12]}"
+        self.events = events or EventEmitter()
+        self.stats = WorkerStats()
+        self._forbidden_flags = forbidden_flags
+        self._error_handler = error_handler
+        self._conninfo = conninfo or _conninfo_of(client)
+        self._clock = clock
+        self._running: dict[int, tuple[asyncio.Task[None], AbortSignal]] = {}
+        self._results: list[Settlement] = []
+        self._results_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._more_maybe = False
+        self._background: list[asyncio.Task[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public ------------------------------------------------------------------------
+
+    @property
+    def task_identifiers(self) -> list[str]:
+        return sorted(self.tasks)
+
+    def on(self, event: str, callback: Callable[[dict[str, Any]], Any]) -> None:
+        self.events.on(event, callback)
+
+    async def start(self) -> None:
+        """Register, then run the fetch loop and the background services until ``stop()``."""
+        if self._started:
+            return
+        self._started = True
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.options.max_threads or self.options.concurrency,
+            thread_name_prefix=f"{self.name}-sync",
+        )
+        await self._heartbeat()
+        self.events.emit("worker:create", worker_id=self.worker_id)
+        self._background = [
+            asyncio.create_task(self._fetch_loop(), name=f"{self.worker_id}-fetch"),
+            asyncio.create_task(self._settle_loop(), name=f"{self.worker_id}-settle"),
+            asyncio.create_task(self._maintenance_loop(), name=f"{self.worker_id}-maintenance"),
+        ]
+        if self.options.listen and self._conninfo:
+            self._background.append(
+                asyncio.create_task(self._listen_loop(), name=f"{self.worker_id}-listen")
+            )
+
+    async def stop(self, *, timeout: float | None = None) -> None:
+        """Stop fetching, let running jobs finish for up to ``timeout`` seconds (default:
+        ``shutdown_timeout``), then cancel the rest and release their jobs for an immediate
+        retry elsewhere; write every pending outcome; unregister."""
+        if not self._started or self._stopped.is_set():
+            return
+        if self._stopping.is_set():
+            await self._stopped.wait()
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._slot_freed.set()
+        grace = self.options.shutdown_timeout if timeout is None else timeout
+        self.events.emit("pool:gracefulShutdown", worker_id=self.worker_id)
+        running = [t for t, _ in self._running.values()]
+        if running:
+            _, still = await asyncio.wait(running, timeout=grace)
+            if still:
+                self.events.emit("pool:forcefulShutdown", worker_id=self.worker_id)
+                for job_id, (task, signal) in list(self._running.items()):
+                    if not task.done():
+                        signal.set("the worker is shutting down")
+                        logger.warning("cancelling job %s at shutdown", job_id)
+                        task.cancel()
+                await asyncio.gather(*still, return_exceptions=True)
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._flush_all()
+        with contextlib.suppress(Exception):
+            await self.client._run(worker_ops.unregister_worker(self.worker_id), None)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.events.emit("pool:gracefulShutdown:complete", worker_id=self.worker_id)
+        self.events.emit("stop", worker_id=self.worker_id)
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def run_once(self) -> int:
+        """Run every runnable job (and those that become runnable meanwhile), then return
+        the number of jobs run. No LISTEN, no background services."""
+        self._loop = asyncio.get_running_loop()
+        own_executor = self._executor is None
+        if own_executor:
+            self._executor = ThreadPoolExecutor(max_workers=self.options.concurrency)
+        await self._heartbeat()
+        count = 0
+        try:
+            while True:
+                jobs = await self._fetch(self.options.concurrency)
+                if not jobs:
+                    break
+                count += len(jobs)
+                await asyncio.gather(*(self._run_job(job) for job in jobs))
+                await self._flush_all()
+        finally:
+            await self._flush_all()
+            with contextlib.suppress(Exception):
+                await self.client._run(worker_ops.unregister_worker(self.worker_id), None)
+            if own_executor and self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+        return count
+
+    # -- fetching ----------------------------------------------------------------------
+
+    async def _flags(self) -> list[str] | None:
+        source = self._forbidden_flags
+        if source is None:
+            return None
+        if callable(source):
+            value = source()
+            if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+                value = await value
+            return list(value)
+        return list(source)
+
+    async def _fetch(self, limit: int) -> list[Job]:
+        flags = await self._flags()
+        self.stats.fetches += 1
+        return await self.client.fetch_jobs(
+            self.worker_id, limit, task_identifiers=self.task_identifiers, forbidden_flags=flags
+        )
+
+    async def _fetch_loop(self) -> None:
+        errors = 0
+        while not self._stopping.is_set():
+            free = self.options.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            try:
+                jobs = await self._fetch(free)
+                errors = 0
+            except Exception as exc:
+                errors += 1
+                delay = _backoff(errors)
+                logger.warning("fetching jobs failed (%s); retrying in %.2f s", exc, delay)
+                self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
+                await self._sleep(delay)
+                continue
+            if self._stopping.is_set():
+                # Fetched while stopping: hand them straight back.
+                for job in jobs:
+                    self._results.append(Settlement(job.id, "release", None, None))
+                self._results_ready.set()
+                break
+            for job in jobs:
+                signal = AbortSignal()
+                task = asyncio.create_task(self._run_job(job, signal))
+                self._running[job.id] = (task, signal)
+            if len(jobs) == free:
+                continue  # there may be more: fetch again as soon as a slot is free
+            if not jobs:
+                self.events.emit("worker:getJob:empty", worker_id=self.worker_id)
+            await self._sleep(self.options.poll_interval, self._wake)
+
+    async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        waiters = [asyncio.ensure_future(self._stopping.wait())]
+        if wake is not None:
+            waiters.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    # -- running -----------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
+    async def _run_job(self, job: Job, signal: AbortSignal | None = None) -> None:
+        signal = signal or AbortSignal()
+        task = self.tasks.get(job.task_identifier)
+        self.stats.started += 1
+        started = time.monotonic()
+        self.events.emit("job:start", worker_id=self.worker_id, job=job)
+        job_logger = JobLogger(
+            logger,
+            {"job_id": job.id, "task_identifier": job.task_identifier, "attempt": job.attempts},
+        )
+        settlement: Settlement
+        try:
+            if task is None:
+                raise LookupError(f"no handler for task {job.task_identifier!r}")
+            assert self._loop is not None
+            helpers = Helpers(job, signal, job_logger, self.client, self._loop)
+            try:
+                payload = task.prepare(job.payload)
+            except Exception as exc:
+                raise _PayloadError(exc) from exc
+            call = task.call(payload, job, helpers, self._executor)
+            if task.timeout is not None:
+                try:
+                    await asyncio.wait_for(call, task.timeout)
+                except TimeoutError:
+                    signal.set("timeout")
+                    raise JobTimeoutError(
+                        f"task {job.task_identifier!r} timed out after {task.timeout} s"
+                    ) from None
+            else:
+                await call
+            settlement = Settlement(job.id, "complete")
+            self.stats.succeeded += 1
+            job_logger.debug("completed in %.1f ms", (time.monotonic() - started) * 1000)
+            self.events.emit("job:success", worker_id=self.worker_id, job=job)
+        except asyncio.CancelledError:
+            settlement = Settlement(
+                job.id, "release", "the worker shut down before the job finished", None
+            )
+        except BaseException as exc:
+            original = exc.cause if isinstance(exc, _PayloadError) else exc
+            settlement = self._settle_error(job, task, exc, original, job_logger)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_freed.set()
+        self._results.append(settlement)
+        self._results_ready.set()
+        self.events.emit(
+            "job:complete",
+            worker_id=self.worker_id,
+            job=job,
+            outcome=settlement.outcome,
+            duration=time.monotonic() - started,
+        )
+
+    def _settle_error(
+        self,
+        job: Job,
+        task: Task | None,
+        exc: BaseException,
+        original: BaseException,
+        job_logger: logging.LoggerAdapter[logging.Logger],
+    ) -> Settlement:
+        retry_at: datetime | None = None
+        if task is not None and task.next_retry is not None:
+            try:
+                retry_at = task.next_retry(job, original)
+            except Exception:
+                job_logger.exception("next_retry raised; using the default backoff")
+        swallow = (
+            task is not None and task.swallow_final_failure and not isinstance(exc, _PayloadError)
+        )
+        settlement = settle_failure(
+            job,
+            original,
+            self._now(),
+            retry_at=retry_at,
+            on_final_failure=self.options.on_final_failure,
+            swallowable=swallow,
+        )
+        if settlement.outcome == "snooze":
+            job_logger.info("snoozed until %s", settlement.run_at)
+            return settlement
+        self.stats.failed += 1
+        final = settlement.outcome in ("cancel", "delete") or is_final_attempt(job)
+        if not final:
+            self.stats.retried += 1
+        job_logger.warning(
+            "attempt %s of %s failed: %s", job.attempts, job.max_attempts, error_message(original)
+        )
+        self.events.emit("job:error", worker_id=self.worker_id, job=job, error=original)
+        if final:
+            self.events.emit("job:failed", worker_id=self.worker_id, job=job, error=original)
+        if self._error_handler is not None:
+            try:
+                result = self._error_handler(job, original)
+                if asyncio.iscoroutine(result):
+                    task_ = asyncio.ensure_future(result)
+                    task_.add_done_callback(_log_error_handler_failure)
+            except Exception:
+                job_logger.exception("error_handler raised; ignored")
+        return settlement
+
+    # -- outcomes ----------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch = self._results[:]
+        await self.client._run(worker_ops.settle_jobs(self.worker_id, batch, None), None)
+        del self._results[: len(batch)]
+
+    async def _flush_all(self, deadline: float = 30.0) -> None:
+        end = time.monotonic() + deadline
+        errors = 0
+        while self._results:
+            try:
+                await self._flush()
+            except Exception as exc:
+                errors += 1
+                if time.monotonic() > end:
+                    logger.error(
+                        "could not write %d job outcome(s) (%s); their jobs stay locked "
+                        "until rescued",
+                        len(self._results),
+                        exc,
+                    )
+                    return
+                await asyncio.sleep(_backoff(errors, cap=2.0))
+
+    async def _settle_loop(self) -> None:
+        errors = 0
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            try:
+                await self._flush()
+                errors = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                errors += 1
+                logger.warning("writing job outcomes failed (%s); will retry", exc)
+                self.events.emit("job:settle:error", worker_id=self.worker_id, error=exc)
+                await asyncio.sleep(_backoff(errors, cap=5.0))
+                self._results_ready.set()
+
+    # -- heartbeats and rescue ---------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        await self.client._run(
+            worker_ops.heartbeat(
+                self.worker_id, self.name, socket.gethostname(), os.getpid(), self.task_identifiers
+            ),
+            None,
+        )
+
+    async def _maintenance_loop(self) -> None:
+        interval = self.options.rescue_after / 3
+        timeout = timedelta(seconds=self.options.rescue_after)
+        next_rescue = time.monotonic() + random.uniform(0, interval)
+        while not self._stopping.is_set():
+            await self._sleep(interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._heartbeat()
+                if time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + interval
+                    rescued = await self.client._run(worker_ops.rescue_jobs(timeout), None)
+                    for job in rescued:
+                        self.stats.rescued += 1
+                        logger.warning(
+                            "rescued job %s (%s) from lost worker", job.id, job.task_identifier
+                        )
+                        self.events.emit("job:rescued", worker_id=self.worker_id, job=job)
+                    if rescued:
+                        self._wake.set()
+            except Exception as exc:
+                logger.warning("heartbeat or rescue failed (%s); will retry", exc)
+
+    # -- LISTEN --------------------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        assert self._conninfo is not None
+        channel = notify_channel(self.client.schema)
+        errors = 0
+        while not self._stopping.is_set():
+            self.events.emit("pool:listen:connecting", worker_id=self.worker_id)
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True
+                ) as conn:
+                    await conn.execute(
+                        psycopg.sql.SQL("listen {}").format(psycopg.sql.Identifier(channel))
+                    )
+                    errors = 0
+                    self.events.emit("pool:listen:success", worker_id=self.worker_id)
+                    self._wake.set()  # catch up on anything added while not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                errors += 1
+                delay = _backoff(errors, cap=60.0)
+                logger.warning("LISTEN connection lost (%s); reconnecting in %.2f s", exc, delay)
+                self.events.emit("pool:listen:error", worker_id=self.worker_id, error=exc)
+                await self._sleep(delay)
+
+
+def _conninfo_of(client: AsyncClient) -> str | None:
+    pool = getattr(client, "_pool", None)
+    return getattr(client, "_conninfo", None) or getattr(pool, "conninfo", None)
+
+
+class _PayloadError(Exception):
+    """The payload failed its schema or model: an ordinary job error, never swallowed."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _log_error_handler_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("error_handler raised; ignored", exc_info=task.exception())

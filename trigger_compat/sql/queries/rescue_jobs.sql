@@ -1,0 +1,1 @@
+select * from {schema}.rescue_jobs(%(timeout)s::interval)

@@ -1,0 +1,1 @@
+select {schema}.unregister_worker(%(worker_id)s) as released
