@@ -10,7 +10,13 @@ from typing import Any
 
 import click
 
-from ..core.catalog import Catalog, CatalogReport, effective_settings, inspect_catalog
+from ..core.catalog import (
+    Catalog,
+    CatalogReport,
+    catalog_json_schema,
+    effective_settings,
+    inspect_catalog,
+)
 from ..errors import UnknownTaskError
 from . import main
 
@@ -141,3 +147,9 @@ def show(path: str, task: str | None, fmt: str) -> None:
         click.echo(f"  {'match':<12} {row['match']}")
         click.echo(f"  {'options':<12} {_fmt(row['options'])}")
         click.echo(f"  {'handler':<12} {_fmt(row['handler'])}")
+
+
+@catalog.command("json-schema")
+def json_schema() -> None:
+    """Print the JSON Schema of catalog files (for editors; see schemas/catalog.schema.json)."""
+    click.echo(json.dumps(catalog_json_schema(), indent=2, ensure_ascii=False))

@@ -70,6 +70,7 @@ __all__ = [
     "RetrySettings",
     "TaskSettings",
     "WorkerSettings",
+    "catalog_json_schema",
     "import_handler",
     "inspect_catalog",
     "load_catalog",
@@ -171,7 +172,14 @@ class TaskSettings(_Model):
     priority: Priority | None = None
     max_attempts: MaxAttempts | None = Field(None, alias="maxAttempts")
     flags: tuple[Flag, ...] | None = None
-    payload_schema: Any = Field(None, alias="schema")
+    payload_schema: Any = Field(
+        None,
+        alias="schema",
+        json_schema_extra={
+            "type": ["string", "object", "null"],
+            "description": "A JSON Schema file relative to the catalog, or an inline schema.",
+        },
+    )
     handler: str | None = None
     timeout_in_ms: int | None = Field(None, alias="timeoutInMs", ge=1)
     retry: RetrySettings | None = None
@@ -893,3 +901,13 @@ def require_catalog(catalog: Catalog | None) -> Catalog:
             "(or a Catalog from load_catalog()); add_job works without one"
         )
     return catalog
+
+
+def catalog_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a catalog file (shipped as ``schemas/catalog.schema.json``)."""
+    schema = Catalog.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "trigger-compat catalog",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

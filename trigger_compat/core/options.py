@@ -55,7 +55,7 @@ class JobOptions(BaseModel):
 
 
 _ACCEPTED = ", ".join(
-    f"{f.alias} / {name}" for name, f in JobOptions.model_fields.items() if f.alias
+    f"{f.alias} / {name}" if f.alias else name for name, f in JobOptions.model_fields.items()
 )
 
 
@@ -125,8 +125,8 @@ def merge_job_spec(
         kt = task.job_key_template
         job_key: str | None = None
         if kt is not None and not kt.is_constant:
-            job_key = kt.render(payload) or None
-        if job_key is None:
+            job_key = kt.render(payload) or opts.job_key
+        else:
             job_key = pick(opts.job_key, task.job_key)
     except TemplateError as exc:
         raise InvalidJobError("payload", f"{identifier!r}: {exc}") from None
