@@ -114,6 +114,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._force = asyncio.Event()
         self._more_maybe = False
         self._background: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -158,6 +159,8 @@ class Worker:
         if not self._started or self._stopped.is_set():
             return
         if self._stopping.is_set():
+            if timeout == 0:
+                self._force.set()  # a second stop request: give running jobs up now
             await self._stopped.wait()
             return
         self._stopping.set()
@@ -165,17 +168,18 @@ class Worker:
         self._slot_freed.set()
         grace = self.options.shutdown_timeout if timeout is None else timeout
         self.events.emit("pool:gracefulShutdown", worker_id=self.worker_id)
-        running = [t for t, _ in self._running.values()]
-        if running:
-            _, still = await asyncio.wait(running, timeout=grace)
-            if still:
-                self.events.emit("pool:forcefulShutdown", worker_id=self.worker_id)
-                for job_id, (task, signal) in list(self._running.items()):
-                    if not task.done():
-                        signal.set("the worker is shutting down")
-                        logger.warning("cancelling job %s at shutdown", job_id)
-                        task.cancel()
-                await asyncio.gather(*still, return_exceptions=True)
+        await self._wait_running(grace)
+        still = [t for t, _ in self._running.values() if not t.done()]
+        if still:
+            self.events.emit("pool:forcefulShutdown", worker_id=self.worker_id)
+            for job_id, (task, signal) in list(self._running.items()):
+                if not task.done():
+                    signal.set("the worker is shutting down")
+                    logger.warning(
+                        "cancelling job %s at shutdown; it is released for a retry", job_id
+                    )
+                    task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -190,6 +194,21 @@ class Worker:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    async def _wait_running(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        force = asyncio.ensure_future(self._force.wait())
+        try:
+            while not self._force.is_set():
+                pending = [t for t, _ in self._running.values() if not t.done()]
+                remaining = deadline - time.monotonic()
+                if not pending or remaining <= 0:
+                    return
+                await asyncio.wait(
+                    [*pending, force], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+        finally:
+            force.cancel()
 
     async def run_once(self) -> int:
         """Run every runnable job (and those that become runnable meanwhile), then return

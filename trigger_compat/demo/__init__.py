@@ -1,0 +1,1 @@
+"""Demo handlers and the ``trigger-compat demo`` command's helpers."""
