@@ -181,7 +181,8 @@ def test_valid_fixture_loads_with_schema_attached() -> None:
         ("base: &b {concurrency: 1}\nworkers:\n  w:\n    <<: *b\n", "merge keys"),
         ("workers:\n  w:\n    onFinalFailure: drop\n", "must be one of 'keep' or 'delete'"),
         (
-            "workers:\n  w:\n    tasks:\n      t:\n        retry: {minTimeoutInMs: 10, maxTimeoutInMs: 5}\n",
+            "workers:\n  w:\n    tasks:\n      t:\n"
+            "        retry: {minTimeoutInMs: 10, maxTimeoutInMs: 5}\n",
             "maxTimeoutInMs (5) must be ≥ minTimeoutInMs (10)",
         ),
         ("workers:\n  w:\n    tasks:\n      t:\n        flags: [a, '']\n", "must not be empty"),
