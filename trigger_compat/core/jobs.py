@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import DuplicateJobKeyError, InvalidJobError
 
@@ -61,6 +62,18 @@ class JobSpec(BaseModel):
     priority: int | None = None
     flags: Sequence[str] | None = None
 
+    if not TYPE_CHECKING:  # type checkers keep the signature synthesised from the fields
+
+        def __init__(self, **data: Any) -> None:
+            # A bad field raises InvalidJobError (a TriggerCompatError), not pydantic's error.
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(part) for part in first["loc"]) or "JobSpec"
+                got = first.get("input")
+                raise InvalidJobError(field, f"{first['msg']} (got {got!r})") from None
+
 
 class JobParams(BaseModel):
     """A validated job specification, as the SQL functions take it."""
@@ -90,7 +103,7 @@ def _check_text(field: str, value: object, max_length: int, fix: str) -> str | N
             field, f"must be at most {max_length} characters (got {len(value)}); {fix}"
         )
     if "\x00" in value:
-        raise InvalidJobError(field, "must not contain NUL characters")
+        raise InvalidJobError(field, f"must not contain NUL characters; {fix}")
     return value
 
 
@@ -118,6 +131,10 @@ def check_aware(field: str, value: object) -> datetime | None:
             "use e.g. datetime.now(timezone.utc) or dt.replace(tzinfo=timezone.utc)",
         )
     return value
+
+
+# An escaped NUL (\u0000) in JSON text, i.e. one not preceded by an escaped backslash.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _reject_non_json(value: object) -> Any:
@@ -148,15 +165,19 @@ def payload_json(field: str, payload: object) -> str | None:
         ) from None
     except RecursionError:
         raise InvalidJobError(field, "is nested too deeply to be JSON") from None
-    if "\\u0000" in text:
+    if _JSON_NUL.search(text):
         raise InvalidJobError(
-            field, "must not contain NUL characters (PostgreSQL jsonb refuses them)"
+            field,
+            "must not contain NUL characters (PostgreSQL jsonb refuses them); "
+            "remove them, or encode binary data first (e.g. as base64)",
         )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidJobError(
-            field, "contains a lone surrogate character, which is not valid Unicode"
+            field,
+            "contains a lone surrogate character, which is not valid Unicode; "
+            "decode the text properly (e.g. bytes.decode('utf-8', 'replace')) or remove it",
         ) from None
     return text
 

@@ -1,0 +1,48 @@
+"""Shared helpers of the engine tests: a settable clock and direct looks at the jobs table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock for ``Client(clock=...)``: it only moves when a test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def set(self, when: datetime) -> datetime:
+        self.now = when
+        return self.now
+
+
+def jobs_table(db: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
+    """Every row of ``<schema>.jobs``, in id order, as the database holds it."""
+    with db.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.SQL("select * from {}.jobs order by id").format(sql.Identifier(schema)))
+        return cur.fetchall()
+
+
+def job_row(db: psycopg.Connection[Any], schema: str, job_id: int) -> dict[str, Any]:
+    with db.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            sql.SQL("select * from {}.jobs where id = %s").format(sql.Identifier(schema)),
+            (job_id,),
+        )
+        row = cur.fetchone()
+    assert row is not None, f"job {job_id} is not in the table"
+    return row
