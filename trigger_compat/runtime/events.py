@@ -20,6 +20,7 @@ EVENTS = frozenset(
         "worker:getJob:error", "worker:getJob:empty", "worker:fatalError",
         "job:start", "job:success", "job:error", "job:failed", "job:complete", "job:rescued",
         "job:settle:error", "cron:schedule", "cron:scheduled", "cron:backfill",
+        "cron:prematureTimer", "cron:overdueTimer",
         "stop",
     }
 )  # fmt: skip

@@ -116,6 +116,8 @@ class Worker:
         self._stopped = asyncio.Event()
         self._force = asyncio.Event()
         self._more_maybe = False
+        self._queued: set[int] = set()
+        self._reconcile = False
         self._background: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
@@ -159,8 +161,7 @@ class Worker:
         if not self._started or self._stopped.is_set():
             return
         if self._stopping.is_set():
-            if timeout == 0:
-                self._force.set()  # a second stop request: give running jobs up now
+            self._force.set()  # a second stop request: give running jobs up now
             await self._stopped.wait()
             return
         self._stopping.set()
@@ -266,10 +267,14 @@ class Worker:
                 continue
             self._wake.clear()
             try:
+                if self._reconcile:
+                    await self._release_orphans()
+                    self._reconcile = False
                 jobs = await self._fetch(free)
                 errors = 0
             except Exception as exc:
                 errors += 1
+                self._reconcile = True
                 delay = _backoff(errors)
                 logger.warning("fetching jobs failed (%s); retrying in %.2f s", exc, delay)
                 self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
@@ -285,6 +290,8 @@ class Worker:
                 signal = AbortSignal()
                 task = asyncio.create_task(self._run_job(job, signal))
                 self._running[job.id] = (task, signal)
+                if job.queue_name is not None:
+                    self._queued.add(job.id)
             if len(jobs) == free:
                 continue  # there may be more: fetch again as soon as a slot is free
             if not jobs:
@@ -303,8 +310,15 @@ class Worker:
 
     # -- running -----------------------------------------------------------------------
 
+    def _clock_now(self) -> datetime | None:
+        """The injected clock's time (the worker's, else the client's), or None for the
+        database's ``now()``."""
+        if self._clock is not None:
+            return self._clock()
+        return self.client._now()
+
     def _now(self) -> datetime:
-        return self._clock() if self._clock is not None else datetime.now(UTC)
+        return self._clock_now() or datetime.now(UTC)
 
     async def _run_job(self, job: Job, signal: AbortSignal | None = None) -> None:
         signal = signal or AbortSignal()
@@ -415,8 +429,14 @@ class Worker:
         if not self._results:
             return
         batch = self._results[:]
-        await self.client._run(worker_ops.settle_jobs(self.worker_id, batch, None), None)
+        await self.client._run(
+            worker_ops.settle_jobs(self.worker_id, batch, self._clock_now()), None
+        )
         del self._results[: len(batch)]
+        if any(s.job_id in self._queued for s in batch):
+            # A named queue may have a free place now: look for its next job.
+            self._queued.difference_update(s.job_id for s in batch)
+            self._wake.set()
 
     async def _flush_all(self, deadline: float = 30.0) -> None:
         end = time.monotonic() + deadline
@@ -464,28 +484,71 @@ class Worker:
         )
 
     async def _maintenance_loop(self) -> None:
+        """Heartbeat every ``rescue_after / 3`` seconds, until the worker has stopped (running
+        jobs still belong to a live process during a graceful shutdown), and rescue the jobs
+        of lost workers: at the same pace, and also right when the oldest heartbeat of
+        another worker becomes ``rescue_after`` old, so that a crashed worker's jobs are
+        released within ``rescue_after`` of its last heartbeat."""
         interval = self.options.rescue_after / 3
         timeout = timedelta(seconds=self.options.rescue_after)
+        next_beat = time.monotonic() + interval
         next_rescue = time.monotonic() + random.uniform(0, interval)
-        while not self._stopping.is_set():
-            await self._sleep(interval)
-            if self._stopping.is_set():
-                return
+        while True:
+            due = next_beat if self._stopping.is_set() else min(next_beat, next_rescue)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
             try:
-                await self._heartbeat()
-                if time.monotonic() >= next_rescue:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + interval
+                    await self._heartbeat()
+                    oldest = await self._oldest_heartbeat_due(timeout)
+                    if oldest is not None:
+                        # 50 ms after that worker's heartbeat is rescue_after old.
+                        next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
+                if not self._stopping.is_set() and time.monotonic() >= next_rescue:
                     next_rescue = time.monotonic() + interval
-                    rescued = await self.client._run(worker_ops.rescue_jobs(timeout), None)
-                    for job in rescued:
-                        self.stats.rescued += 1
-                        logger.warning(
-                            "rescued job %s (%s) from lost worker", job.id, job.task_identifier
-                        )
-                        self.events.emit("job:rescued", worker_id=self.worker_id, job=job)
-                    if rescued:
-                        self._wake.set()
+                    await self._rescue(timeout)
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
                 logger.warning("heartbeat or rescue failed (%s); will retry", exc)
+
+    async def _oldest_heartbeat_due(self, timeout: timedelta) -> float | None:
+        """Seconds until the oldest heartbeat of another worker is ``timeout`` old."""
+        query = psycopg.sql.SQL(
+            "select extract(epoch from min(last_heartbeat_at) + %(timeout)s::interval "
+            "- pg_catalog.now())::float8 from {}.workers where worker_id <> %(worker_id)s"
+        ).format(psycopg.sql.Identifier(self.client.schema))
+        async with self.client._connection(None) as conn:
+            cur = await conn.execute(query, {"timeout": timeout, "worker_id": self.worker_id})
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def _rescue(self, timeout: timedelta) -> None:
+        rescued = await self.client._run(worker_ops.rescue_jobs(timeout), None)
+        for job in rescued:
+            self.stats.rescued += 1
+            logger.warning("rescued job %s (%s) from lost worker", job.id, job.task_identifier)
+            self.events.emit("job:rescued", worker_id=self.worker_id, job=job)
+        if rescued:
+            self._wake.set()
+
+    async def _release_orphans(self) -> None:
+        """Release jobs locked by this worker that it does not know about: a fetch whose
+        commit succeeded but whose answer was lost with the connection."""
+        known = [*self._running, *(s.job_id for s in self._results)]
+        query = psycopg.sql.SQL(
+            "update {}.jobs set locked_at = null, locked_by = null, "
+            "updated_at = pg_catalog.now() "
+            "where locked_by = %(worker_id)s and locked_at is not null "
+            "and not (id = any(%(known)s::bigint[])) returning id"
+        ).format(psycopg.sql.Identifier(self.client.schema))
+        async with self.client._connection(None) as conn:
+            cur = await conn.execute(query, {"worker_id": self.worker_id, "known": known})
+            released = await cur.fetchall()
+        if released:
+            logger.warning(
+                "released %d job(s) fetched by a query whose answer was lost", len(released)
+            )
 
     # -- LISTEN --------------------------------------------------------------------------
 

@@ -16,19 +16,29 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from ..async_client import AsyncClient
-from ..core.catalog import Catalog, RecurringTask, TaskSettings, import_handler, resolve_catalog
+from ..core.catalog import (
+    CLEANUP_IDENTIFIER,
+    Catalog,
+    RecurringTask,
+    TaskSettings,
+    import_handler,
+    resolve_catalog,
+)
 from ..core.jobs import Job
 from ..core.options import JobOptions
 from ..core.payloads import validate_payload
+from ..core.schedule import REPORTER_IDENTIFIER, check_cron_expressions, cron_items
 from ..errors import TriggerCompatError
+from .clock import Clock, as_clock
 from .events import EventEmitter
+from .scheduler import Reporter, Scheduler, cleanup_handler, reporter_handler
 from .tasks import Handler, Task
 from .worker import ForbiddenFlags, Worker, WorkerOptions
 
@@ -37,14 +47,16 @@ class WorkerConfigError(TriggerCompatError):
     """The worker cannot start as configured (unknown worker name, missing handler, …)."""
 
 
-def _retry_policy(settings: TaskSettings) -> Callable[[Job, BaseException], datetime | None] | None:
+def _retry_policy(
+    settings: TaskSettings, now: Callable[[], datetime]
+) -> Callable[[Job, BaseException], datetime | None] | None:
     retry = settings.retry
     if retry is None:
         return None
 
     def next_retry(job: Job, error: BaseException) -> datetime | None:
         delay = retry.delay_ms(job.attempts, 1.0 + random.random())
-        return datetime.now(job.run_at.tzinfo) + timedelta(milliseconds=delay)
+        return now() + timedelta(milliseconds=delay)
 
     return next_retry
 
@@ -91,7 +103,8 @@ class ZodWorker:
         concurrency: int | None = None,
         poll_interval: float | None = None,
         tasks: Sequence[str] | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | Callable[[], datetime] | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         resolved = resolve_catalog(catalog)
         assert resolved is not None
@@ -104,6 +117,11 @@ class ZodWorker:
         source = pool if pool is not None else database_url
         if source is None:
             raise WorkerConfigError("give database_url= or pool=")
+        # A Clock drives the cron scheduler; its now() (or a plain function) is "now" for
+        # run_at defaults, fetching and backoff.
+        self.clock = as_clock(clock)
+        if isinstance(clock, Clock):
+            clock = clock.now
         self.client = AsyncClient(source, schema=schema, catalog=self.catalog, clock=clock)
         self.events = EventEmitter()
         self._handlers: dict[str, Handler] = dict(handlers or {})
@@ -111,6 +129,7 @@ class ZodWorker:
         self._error_handler = error_handler
         self._only_tasks = list(tasks) if tasks is not None else None
         self._clock = clock
+        self._reporter = reporter
         self.options = WorkerOptions(
             concurrency=concurrency or self.settings.concurrency,
             poll_interval=(poll_interval or self.settings.poll_interval / 1000),
@@ -120,7 +139,11 @@ class ZodWorker:
             on_final_failure=self.settings.on_final_failure,
         )
         self.worker: Worker | None = None
+        self.scheduler: Scheduler | None = None
         self._lock = asyncio.Lock()
+
+    def _now(self) -> datetime:
+        return self._clock() if self._clock is not None else datetime.now(UTC)
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -176,7 +199,7 @@ class ZodWorker:
                 identifier,
                 handler,
                 timeout=None if settings.timeout_in_ms is None else settings.timeout_in_ms / 1000,
-                next_retry=_retry_policy(settings),
+                next_retry=_retry_policy(settings, self._now),
                 check_payload=_payload_check(identifier, settings),
             )
         for identifier, recurring in self.settings.recurring_tasks.items():
@@ -188,6 +211,21 @@ class ZodWorker:
                 missing.append(str(exc))
                 continue
             tasks[identifier] = self._recurring_task(identifier, recurring, handler)
+        internal: dict[str, Handler] = {}
+        if self.settings.cleanup is not None:
+            internal[CLEANUP_IDENTIFIER] = cleanup_handler(
+                self.client, self.settings.cleanup, self._reporter
+            )
+        if self._reporter is not None:
+            internal[REPORTER_IDENTIFIER] = reporter_handler(self.client, self._reporter)
+        for identifier, handler in internal.items():
+            if wanted is None or identifier in wanted:
+                tasks[identifier] = Task(
+                    identifier,
+                    handler,
+                    transform_payload=_cron_payload,
+                    swallow_final_failure=False,
+                )
         if missing:
             raise WorkerConfigError("; ".join(missing))
         return tasks
@@ -209,6 +247,9 @@ class ZodWorker:
         async with self._lock:
             if self.worker is not None:
                 return True
+            problems = check_cron_expressions(self.name, self.settings)
+            if problems:
+                raise WorkerConfigError("; ".join(problems))
             tasks = self.build_tasks()
             await self.client.migrate()
             for queue_name, limit in self.catalog.queues.items():
@@ -224,13 +265,29 @@ class ZodWorker:
                 events=self.events,
             )
             await self.worker.start()
+            self.scheduler = Scheduler(
+                self.client,
+                cron_items(self.settings, reporter=self._reporter is not None, only=tasks),
+                clock=self.clock,
+                events=self.events,
+                name=self.name,
+            )
+            try:
+                await self.scheduler.start()
+            except BaseException:
+                await self.worker.stop(timeout=0)
+                self.worker = self.scheduler = None
+                raise
             return True
 
     async def stop(self, *, timeout: float | None = None) -> None:
         """Graceful shutdown (see :meth:`Worker.stop`), then close the client."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        worker = self.worker  # not under the lock: a second stop request acts at once
+        if worker is not None:
+            await worker.stop(timeout=timeout)
         async with self._lock:
-            if self.worker is not None:
-                await self.worker.stop(timeout=timeout)
             await self.client.close()
 
     async def run_once(self) -> int:

@@ -72,9 +72,16 @@ set search_path from current
 as $$
 #variable_conflict use_column
 declare
-    v_now   timestamptz := coalesce(settle_jobs.now, pg_catalog.now());
-    v_bad   text;
+    v_now    timestamptz := coalesce(settle_jobs.now, pg_catalog.now());
+    v_bad    text;
+    v_notify boolean;
 begin
+    -- Wake the workers when a job comes back, or when a named queue gets a free place.
+    v_notify := exists (select 1 from unnest(settle_jobs.outcomes) as o where o <> 'complete')
+             or exists (select 1 from jobs j
+                         where j.id = any(settle_jobs.job_ids) and j.queue_name is not null
+                           and j.locked_by = settle_jobs.worker_id);
+
     select o into v_bad from unnest(settle_jobs.outcomes) as o
      where o not in ('complete', 'retry', 'cancel', 'snooze', 'delete', 'release') limit 1;
     if found then
@@ -115,7 +122,7 @@ begin
     )
     select id from deleted union all select id from updated;
 
-    if exists (select 1 from unnest(settle_jobs.outcomes) as o where o <> 'complete') then
+    if v_notify then
         perform notify_jobs(1);
     end if;
 end
@@ -124,7 +131,7 @@ $$;
 -- rescue_jobs: release the jobs of workers whose heartbeat is older than timeout (or that
 -- never registered and locked the job longer ago than that), so another worker retries them
 -- at once; the lost attempt counts. One caller at a time does the work (advisory lock);
--- the others return nothing.
+-- the others return nothing. Workers are notified of the released jobs.
 create function rescue_jobs(timeout interval) returns setof jobs
 language plpgsql volatile
 set search_path from current
@@ -132,6 +139,7 @@ as $$
 #variable_conflict use_column
 declare
     v_cutoff timestamptz := pg_catalog.now() - rescue_jobs.timeout;
+    v_count  integer;
 begin
     if not pg_try_advisory_xact_lock(1952867693, hashtext(current_schema())) then
         return;
@@ -152,6 +160,10 @@ begin
                 where l.locked_at is not null and l.locked_at < v_cutoff
                   and not exists (select 1 from workers w2 where w2.worker_id = l.locked_by))
         returning j.*;
+    get diagnostics v_count = row_count;
     delete from workers w where w.last_heartbeat_at < v_cutoff;
+    if v_count > 0 then
+        perform notify_jobs(v_count);
+    end if;
 end
 $$;

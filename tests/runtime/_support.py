@@ -1,0 +1,175 @@
+"""Shared helpers of the runtime tests: bounded waits, catalogs, a settable clock, side tables
+and worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from trigger_compat.core.catalog import Catalog, load_catalog
+
+T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+PROCS = Path(__file__).parent / "procs"
+ROOT = Path(__file__).parents[2]
+# Hard cap on any wait of a test; a normal run of a wait takes well under a second.
+DEADLINE_S = 30.0
+
+
+class FakeClock:
+    """A clock for ``clock=``: it only moves when a test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+async def wait_for(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    what: str,
+    *,
+    timeout: float = DEADLINE_S,
+    interval: float = 0.02,
+) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def wait_sync(
+    predicate: Callable[[], bool], what: str, *, timeout: float = DEADLINE_S, interval: float = 0.02
+) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def write_catalog(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_catalog(tmp_path: Path, text: str) -> Catalog:
+    return load_catalog(write_catalog(tmp_path, text))
+
+
+def q(schema: str, text: str) -> sql.Composed:
+    """``text`` with ``{s}`` replaced by the quoted schema name."""
+    return sql.SQL(text).format(s=sql.Identifier(schema))
+
+
+def rows(db: psycopg.Connection[Any], query: sql.Composable, *args: Any) -> list[dict[str, Any]]:
+    with db.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, args or None)
+        return cur.fetchall()
+
+
+def jobs_table(db: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
+    return rows(db, q(schema, "select * from {s}.jobs order by id"))
+
+
+def job_row(db: psycopg.Connection[Any], schema: str, job_id: int) -> dict[str, Any] | None:
+    found = rows(db, q(schema, "select * from {s}.jobs where id = %s"), job_id)
+    return found[0] if found else None
+
+
+def create_side_tables(db: psycopg.Connection[Any], schema: str) -> None:
+    """``executions``: one row per handler run that reached its end; ``runs``: start and end of
+    each run of an instrumented handler (database clock); ``gauge``: jobs running right now and
+    the most seen at once."""
+    db.execute(
+        q(
+            schema,
+            """
+            create table {s}.executions (
+                id bigserial primary key, job_id bigint not null, worker text, pid integer,
+                attempt integer);
+            create table {s}.runs (
+                id bigserial primary key, job_id bigint not null, pid integer,
+                started_at timestamptz not null default clock_timestamp(), ended_at timestamptz);
+            create table {s}.gauge (one boolean primary key default true, current integer
+                not null default 0, peak integer not null default 0);
+            insert into {s}.gauge default values;
+            """,
+        )
+    )
+
+
+def execution_counts(db: psycopg.Connection[Any], schema: str) -> dict[int, int]:
+    found = rows(db, q(schema, "select job_id, count(*) as n from {s}.executions group by job_id"))
+    return {int(r["job_id"]): int(r["n"]) for r in found}
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROCS), str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_worker_process(
+    database_url: str, schema: str, *args: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``procs/worker_proc.py`` in a new process (see its options)."""
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, str(PROCS / "worker_proc.py"), database_url, schema, *args],
+        env=subprocess_env(),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@contextmanager
+def worker_processes(
+    procs: list[subprocess.Popen[bytes]],
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Stop (SIGTERM, then SIGKILL after a deadline) every process left running at the end."""
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=DEADLINE_S)
+
+
+def live_workers(db: psycopg.Connection[Any], schema: str) -> int:
+    found = rows(db, q(schema, "select count(*) as n from {s}.workers"))
+    return int(found[0]["n"])
