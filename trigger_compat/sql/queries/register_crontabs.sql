@@ -1,0 +1,1 @@
+select * from {schema}.register_crontabs(%(identifiers)s::text[], %(now)s::timestamptz)
