@@ -237,8 +237,7 @@ class WorkerMetrics:
             return None
         with self._db_lock:
             fresh = (
-                self._db_at is not None
-                and time.monotonic() - self._db_at < self._refresh_interval
+                self._db_at is not None and time.monotonic() - self._db_at < self._refresh_interval
             )
             if force or not fresh:
                 try:

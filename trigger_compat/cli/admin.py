@@ -1,0 +1,833 @@
+"""The operator commands: ``migrate``, ``status``, ``jobs list|show``, ``retry``, ``remove``,
+``fail``, ``reschedule``, ``clean``, ``enqueue`` and ``health``.
+
+Exit codes (every command): 0 success; 1 not found (``jobs show``, ``remove``) or unhealthy
+(``health``); 2 invalid input (bad option, payload, duration or catalog); 3 refused: a
+command that changes jobs needs ``--yes`` when stdin is not a terminal, or the answer at the
+prompt was no; 4 database problem (unreachable, schema not migrated or ahead of the code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..client import Client
+from ..core import admin_ops as ao
+from ..core import ops
+from ..core.catalog import Catalog, inspect_catalog
+from ..core.migrations import latest_version, pending
+from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
+from ..errors import (
+    CatalogError,
+    DatabaseUnavailableError,
+    InvalidJobError,
+    SchemaError,
+    SchemaNotMigratedError,
+    TriggerCompatError,
+)
+from . import main
+from ._common import resolve_database_url
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_UNHEALTHY = 1
+EXIT_INVALID = 2
+EXIT_REFUSED = 3
+EXIT_DATABASE = 4
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# -- shared options and helpers ----------------------------------------------------------
+
+
+def _db_options(fn: F) -> F:
+    fn = click.option(
+        "--catalog",
+        "catalog_path",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="Catalog file whose databaseSchema is the default schema (default: ./catalog.yaml "
+        "when it exists).",
+    )(fn)
+    fn = click.option(
+        "--schema",
+        envvar="TRIGGER_COMPAT_SCHEMA",
+        default=None,
+        help=f"Database schema (default: the catalog's databaseSchema, else {DEFAULT_SCHEMA}).",
+    )(fn)
+    fn = click.option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        default=None,
+        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server).",
+    )(fn)
+    return fn
+
+
+def _json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
+
+
+def _yes_option(fn: F) -> F:
+    return click.option(
+        "--yes", "-y", is_flag=True, help="Do not ask for confirmation (required without a TTY)."
+    )(fn)
+
+
+def _batch_option(fn: F) -> F:
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(1, 100_000),
+        default=ao.DEFAULT_BATCH_SIZE,
+        show_default=True,
+        help="Jobs per statement.",
+    )(fn)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """trigger-compat errors as one line on stderr and a documented exit code."""
+    try:
+        yield
+    except (InvalidJobError, CatalogError) as exc:
+        _fail(str(exc), EXIT_INVALID)
+    except (SchemaError, DatabaseUnavailableError) as exc:
+        _fail(str(exc), EXIT_DATABASE)
+    except TriggerCompatError as exc:
+        _fail(str(exc), EXIT_INVALID)
+
+
+def _load_catalog(path: str | None, *, required: bool = False) -> Catalog | None:
+    if path is None:
+        if not Path("catalog.yaml").is_file():
+            if required:
+                _fail(
+                    "no catalog: pass --catalog FILE (./catalog.yaml does not exist)", EXIT_INVALID
+                )
+            return None
+        path = "catalog.yaml"
+    report = inspect_catalog(path)
+    if report.catalog is None:
+        for p in report.errors:
+            click.echo(str(p), err=True)
+        _fail(
+            f"{path}: invalid catalog; run 'trigger-compat catalog validate {path}'", EXIT_INVALID
+        )
+    return report.catalog
+
+
+def _schema(schema: str | None, catalog: Catalog | None) -> str:
+    if schema:
+        return schema
+    return (catalog.database_schema if catalog is not None else None) or DEFAULT_SCHEMA
+
+
+@contextmanager
+def _client(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    *,
+    catalog_required: bool = False,
+) -> Iterator[Client]:
+    catalog = _load_catalog(catalog_path, required=catalog_required)
+    with _handled():
+        url = resolve_database_url(database_url)
+        with Client(url, schema=_schema(schema, catalog), catalog=catalog, pool_size=1) as client:
+            yield client
+
+
+def _color() -> bool | None:
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def _echo(text: str = "", **style: Any) -> None:
+    """A line on stdout; styled only when stdout is a terminal (click strips it otherwise)."""
+    click.echo(click.style(text, **style) if style else text, color=_color())
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Go on when ``--yes`` was given or the operator says yes at the terminal; else exit 3."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        _fail(
+            f"refusing to go on without confirmation ({question}): stdin is not a terminal; "
+            "pass --yes",
+            EXIT_REFUSED,
+        )
+    if not click.confirm(question, default=False, err=True):
+        click.echo("aborted; nothing was changed", err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr above :data:`PROGRESS_THRESHOLD` jobs."""
+    if total <= ao.PROGRESS_THRESHOLD:
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr, color=_color()) as bar:
+        yield bar.update
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- migrate -----------------------------------------------------------------------------
+
+
+@main.command()
+@_db_options
+@click.option("--dry-run", is_flag=True, help="Print the SQL of the pending migrations only.")
+def migrate(
+    database_url: str | None, schema: str | None, catalog_path: str | None, dry_run: bool
+) -> None:
+    """Apply the pending migrations (safe to run from several processes at once)."""
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        if not dry_run:
+            applied = client.migrate()
+            if applied:
+                listed = ", ".join(str(v) for v in applied)
+                click.echo(f"schema {client.schema}: applied migration(s) {listed}")
+            else:
+                click.echo(f"schema {client.schema}: up to date (version {latest_version()})")
+            return
+        try:
+            done = client._run(ao.applied_migrations(), None)
+        except SchemaNotMigratedError:
+            done = []
+        todo = pending(client.schema, done)
+        if not todo:
+            click.echo(f"-- schema {client.schema}: up to date (version {latest_version()})")
+            return
+        q = queries_for(client.schema)
+        click.echo(f"-- schema {client.schema}: {len(todo)} pending migration(s); nothing was run")
+        click.echo(q["migrate_bootstrap"].rstrip() + ";")
+        for m in todo:
+            click.echo(f"\n-- migration {m.version:04d}_{m.name} (in its own transaction)")
+            click.echo("begin;")
+            click.echo(q["migrate_search_path"].rstrip() + ";")
+            click.echo(m.sql.rstrip())
+            click.echo(f"-- recorded as version {m.version} in {client.schema}.migrations")
+            click.echo("commit;")
+
+
+# -- status ------------------------------------------------------------------------------
+
+_STATE_HEADERS = ["WAITING", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "OLDEST WAITING"]
+
+
+def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
+    return [
+        c.waiting,
+        c.scheduled,
+        c.running,
+        c.retrying,
+        c.failed,
+        ao.format_age(status.oldest_waiting_age(c)),
+    ]
+
+
+@main.command()
+@_db_options
+@_json_option
+@click.option(
+    "--stale-after",
+    default="60s",
+    show_default=True,
+    help="A worker whose heartbeat is older than this is shown as stale.",
+)
+def status(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    stale_after: str,
+) -> None:
+    """Jobs per task and per queue in each state, the age of the oldest waiting job, and the
+    registered workers with their heartbeat age."""
+    with _handled():
+        stale = ao.parse_duration(stale_after, "--stale-after").total_seconds()
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        groups, db_now = client._run(ao.job_counts(), None)
+        st = ao.Status(groups, db_now, client._run(ao.workers(), None))
+    if as_json:
+        _print_json({"schema": client.schema, **st.to_json()})
+        return
+    totals = st.totals()
+    _echo(f"schema {client.schema}: {totals.total} job(s)", bold=True)
+    for title, key in (("task", "task"), ("queue", "queue")):
+        by = st.by("task" if key == "task" else "queue")
+        _echo()
+        _echo(f"Jobs by {title}", bold=True)
+        if not by:
+            _echo(f"  (no {'jobs' if key == 'task' else 'named queues'})")
+            continue
+        rows = [[name, *_count_cells(st, c)] for name, c in by.items()]
+        if key == "task":
+            rows.append(["(all)", *_count_cells(st, totals)])
+        for i, line in enumerate(ao.table([title.upper(), *_STATE_HEADERS], rows)):
+            failed = i > 0 and rows[i - 1][5] > 0
+            _echo("  " + line, **({"fg": "red"} if failed else {}))
+    _echo()
+    live = [w for w in st.workers if w.heartbeat_age_seconds <= stale]
+    _echo(f"Workers: {len(live)} live, {len(st.workers) - len(live)} stale", bold=True)
+    if st.workers:
+        wrows = [
+            [
+                w.name,
+                w.worker_id,
+                w.hostname,
+                w.pid,
+                w.running,
+                ao.format_age(w.heartbeat_age_seconds),
+                "live" if w.heartbeat_age_seconds <= stale else "stale",
+            ]
+            for w in st.workers
+        ]
+        headers = ["NAME", "WORKER ID", "HOST", "PID", "RUNNING", "HEARTBEAT", "STATE"]
+        for i, line in enumerate(ao.table(headers, wrows)):
+            is_stale = i > 0 and wrows[i - 1][6] == "stale"
+            _echo("  " + line, **({"fg": "yellow"} if is_stale else {}))
+
+
+# -- jobs list / show --------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """List and inspect jobs."""
+
+
+@jobs.command("list")
+@_db_options
+@_json_option
+@click.option("--task", default=None, help="Only jobs of this task identifier.")
+@click.option("--queue", default=None, help="Only jobs of this named queue.")
+@click.option("--state", type=click.Choice(ao.JOB_STATES), default=None, help="Only this state.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+def list_jobs(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    task: str | None,
+    queue: str | None,
+    state: str | None,
+    limit: int,
+) -> None:
+    """Jobs in id order, filtered by task, queue and state."""
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        found = client._run(ao.list_jobs(task, queue, state, limit), None)
+    if as_json:
+        _print_json([ao.job_json(r.job, r.state) for r in found])
+        return
+    if not found:
+        click.echo("no jobs match")
+        return
+    now = _now()
+    rows = [
+        [
+            r.job.id,
+            r.job.task_identifier,
+            r.job.queue_name,
+            r.state,
+            f"{r.job.attempts}/{r.job.max_attempts}",
+            r.job.run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            ao.format_age((now - r.job.created_at).total_seconds()),
+            ao.truncate(r.job.last_error, 50),
+        ]
+        for r in found
+    ]
+    headers = ["ID", "TASK", "QUEUE", "STATE", "ATTEMPTS", "RUN AT (UTC)", "AGE", "LAST ERROR"]
+    colors = {"failed": "red", "running": "green", "retrying": "yellow"}
+    for i, line in enumerate(ao.table(headers, rows)):
+        color = colors.get(str(rows[i - 1][3])) if i > 0 else None
+        _echo(line, **({"fg": color} if color else {"bold": True} if i == 0 else {}))
+    if len(found) == limit:
+        click.echo(f"(first {limit}; use --limit for more)", err=True)
+
+
+@jobs.command("show")
+@_db_options
+@_json_option
+@click.argument("job_id", type=click.IntRange(min=1))
+def show_job(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    job_id: int,
+) -> None:
+    """One job: every field, the payload pretty-printed and the last error. Exit 1 when
+    there is no such job."""
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        row = client._run(ao.show_job(job_id), None)
+    if row is None:
+        _fail(f"no job {job_id} in schema {client.schema}", EXIT_NOT_FOUND)
+    job = row.job
+    if as_json:
+        _print_json(ao.job_json(job, row.state))
+        return
+    _echo(f"job {job.id}  {job.task_identifier}  [{row.state}]", bold=True)
+    fields: list[tuple[str, Any]] = [
+        ("queue", job.queue_name),
+        ("key", job.key),
+        ("priority", job.priority),
+        ("attempts", f"{job.attempts} of {job.max_attempts}"),
+        ("run at", ao.iso(job.run_at)),
+        ("locked at", ao.iso(job.locked_at)),
+        ("locked by", job.locked_by),
+        ("flags", ", ".join(job.flags) if job.flags else None),
+        ("revision", job.revision),
+        ("created at", ao.iso(job.created_at)),
+        ("updated at", ao.iso(job.updated_at)),
+    ]
+    for name, value in fields:
+        _echo(f"  {name:<11} {'-' if value is None else value}")
+    _echo("payload:", bold=True)
+    for line in json.dumps(job.payload, indent=2, ensure_ascii=False).splitlines():
+        _echo("  " + line)
+    _echo("last error:", bold=True)
+    if job.last_error is None:
+        _echo("  -")
+    else:
+        for line in job.last_error.splitlines():
+            _echo("  " + line, fg="red")
+
+
+# -- bulk actions ------------------------------------------------------------------------
+
+
+def _summary(as_json: bool, data: dict[str, Any], text: str) -> None:
+    if as_json:
+        _print_json(data)
+    else:
+        click.echo(text)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _run_failed_batches(
+    client: Client,
+    make: Callable[[ao.FailedSelection, int, int, int], ops.Op[list[int]]],
+    selection: ao.FailedSelection,
+    max_id: int,
+    total: int,
+    batch_size: int,
+    label: str,
+) -> tuple[int, int]:
+    """Run ``make`` batch after batch (keyset on id, up to ``max_id``); (jobs, statements)."""
+    done = statements = 0
+    after = 0
+    with _progress(total, label) as advance:
+        while True:
+            ids = client._run(make(selection, after, max_id, batch_size), None)
+            statements += 1
+            done += len(ids)
+            advance(len(ids))
+            if len(ids) < batch_size or ids[-1] >= max_id:
+                return done, statements
+            after = ids[-1]
+
+
+@main.command()
+@_db_options
+@_json_option
+@_yes_option
+@_batch_option
+@click.argument("ids", nargs=-1)
+@click.option("--failed", "failed", is_flag=True, help="Retry the failed jobs (see --task).")
+@click.option("--task", default=None, help="With --failed: only jobs of this task.")
+@click.option(
+    "--older-than", default=None, help="With --failed: only jobs that failed this long ago (2h)."
+)
+def retry(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+    ids: tuple[str, ...],
+    failed: bool,
+    task: str | None,
+    older_than: str | None,
+) -> None:
+    """Run jobs again now with their attempts reset: the jobs IDS (running ones are left
+    alone), or every failed job with --failed [--task X] [--older-than 2h]."""
+    if bool(ids) == failed:
+        raise click.UsageError("give job IDS or --failed, not both")
+    if (task or older_than) and not failed:
+        raise click.UsageError("--task and --older-than go with --failed")
+    with _handled():
+        job_ids = ao.parse_ids(ids)
+        cutoff = _now() - ao.parse_duration(older_than, "--older-than") if older_than else None
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        if job_ids:
+            _confirm(f"Retry {_plural(len(job_ids), 'job')} now, attempts reset?", yes)
+            retried: list[int] = []
+            statements = 0
+            with _progress(len(job_ids), "retrying") as advance:
+                for chunk in ao.batches(job_ids, batch_size):
+                    got = client._run(ao.retry_ids(chunk), None)
+                    statements += 1
+                    retried += got
+                    advance(len(chunk))
+            skipped = sorted(set(job_ids) - set(retried))
+            _summary(
+                as_json,
+                {"retried": len(retried), "skipped": skipped, "statements": statements},
+                f"retried {_plural(len(retried), 'job')}"
+                + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
+            )
+            return
+        selection = ao.FailedSelection(task, cutoff)
+        total, max_id = client._run(ao.count_failed(selection), None)
+        if total == 0:
+            _summary(
+                as_json, {"retried": 0, "statements": 0}, "no failed jobs match; nothing to do"
+            )
+            return
+        _confirm(f"Retry {_plural(total, 'failed job')} now, attempts reset?", yes)
+        done, statements = _run_failed_batches(
+            client, ao.retry_failed_batch, selection, max_id, total, batch_size, "retrying"
+        )
+    _summary(
+        as_json,
+        {"retried": done, "matched": total, "statements": statements},
+        f"retried {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
+    )
+
+
+@main.command()
+@_db_options
+@_json_option
+@_yes_option
+@click.argument("job_key")
+def remove(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    job_key: str,
+) -> None:
+    """Remove the job with this key (a running job finishes but never retries and releases
+    its key). Exit 1 when no job has the key."""
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        _confirm(f"Remove the job with key {job_key!r}?", yes)
+        job = client.remove_job(job_key)
+    if job is None:
+        _fail(f"no job has key {job_key!r} in schema {client.schema}", EXIT_NOT_FOUND)
+    running = job.locked_at is not None
+    _summary(
+        as_json,
+        {"removed": not running, "running": running, "job": ao.job_json(job)},
+        f"job {job.id} is running: it finishes, will not retry, and no longer holds the key"
+        if running
+        else f"removed job {job.id} ({job.task_identifier})",
+    )
+
+
+@main.command()
+@_db_options
+@_json_option
+@_yes_option
+@_batch_option
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--message", "-m", required=True, help="Recorded as the jobs' last error.")
+def fail(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+    ids: tuple[str, ...],
+    message: str,
+) -> None:
+    """Fail jobs for good now (attempts = max attempts); running jobs are left alone."""
+    with _handled():
+        job_ids = ao.parse_ids(ids)
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        _confirm(f"Fail {_plural(len(job_ids), 'job')} permanently?", yes)
+        done: list[int] = []
+        statements = 0
+        with _progress(len(job_ids), "failing") as advance:
+            for chunk in ao.batches(job_ids, batch_size):
+                done += [j.id for j in client.permanently_fail_jobs(chunk, message)]
+                statements += 1
+                advance(len(chunk))
+    skipped = sorted(set(job_ids) - set(done))
+    _summary(
+        as_json,
+        {"failed": len(done), "skipped": skipped, "statements": statements},
+        f"failed {_plural(len(done), 'job')}"
+        + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
+    )
+
+
+@main.command()
+@_db_options
+@_json_option
+@_yes_option
+@_batch_option
+@click.argument("ids", nargs=-1, required=True)
+@click.option(
+    "--run-at", required=True, help="now, +2h, 'in 30m' or ISO 8601 (UTC when no offset)."
+)
+@click.option("--priority", type=int, default=None, help="Also set the priority.")
+def reschedule(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+    ids: tuple[str, ...],
+    run_at: str,
+    priority: int | None,
+) -> None:
+    """Move jobs to another run time (running jobs are left alone)."""
+    with _handled():
+        job_ids = ao.parse_ids(ids)
+        when = ao.parse_when(run_at, _now(), "--run-at")
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        _confirm(f"Reschedule {_plural(len(job_ids), 'job')} to {when.isoformat()}?", yes)
+        done: list[int] = []
+        statements = 0
+        with _progress(len(job_ids), "rescheduling") as advance:
+            for chunk in ao.batches(job_ids, batch_size):
+                moved = client.reschedule_jobs(chunk, run_at=when, priority=priority)
+                done += [j.id for j in moved]
+                statements += 1
+                advance(len(chunk))
+    skipped = sorted(set(job_ids) - set(done))
+    _summary(
+        as_json,
+        {
+            "rescheduled": len(done),
+            "run_at": when.isoformat(),
+            "skipped": skipped,
+            "statements": statements,
+        },
+        f"rescheduled {_plural(len(done), 'job')} to {when.isoformat()}"
+        + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
+    )
+
+
+@main.command()
+@_db_options
+@_json_option
+@_yes_option
+@_batch_option
+@click.option("--failed", "failed", is_flag=True, required=True, help="Delete failed jobs.")
+@click.option("--older-than", required=True, help="Only jobs that failed this long ago (7d).")
+@click.option("--task", default=None, help="Only jobs of this task.")
+def clean(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+    failed: bool,
+    older_than: str,
+    task: str | None,
+) -> None:
+    """Delete failed jobs that failed at least --older-than ago, in batches."""
+    if not failed:
+        raise click.UsageError("clean deletes failed jobs only: pass --failed")
+    with _handled():
+        cutoff = _now() - ao.parse_duration(older_than, "--older-than")
+    selection = ao.FailedSelection(task, cutoff)
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        total, max_id = client._run(ao.count_failed(selection), None)
+        if total == 0:
+            _summary(
+                as_json, {"deleted": 0, "statements": 0}, "no failed jobs match; nothing to do"
+            )
+            return
+        _confirm(f"Delete {_plural(total, 'failed job')}?", yes)
+        done, statements = _run_failed_batches(
+            client, ao.clean_failed_batch, selection, max_id, total, batch_size, "deleting"
+        )
+    _summary(
+        as_json,
+        {"deleted": done, "matched": total, "statements": statements},
+        f"deleted {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
+    )
+
+
+# -- enqueue -----------------------------------------------------------------------------
+
+
+def _payload(text: str) -> Any:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidJobError("PAYLOAD", f"cannot read {text[1:]}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJobError("PAYLOAD", f"not valid JSON: {exc}") from None
+
+
+@main.command()
+@_db_options
+@_json_option
+@click.argument("identifier")
+@click.argument("payload", default="{}")
+@click.option("--run-at", default=None, help="now, +2h, 'in 30m' or ISO 8601.")
+@click.option("--job-key", default=None)
+@click.option(
+    "--job-key-mode",
+    type=click.Choice(["replace", "preserve_run_at", "unsafe_dedupe"]),
+    default=None,
+)
+@click.option("--priority", type=int, default=None)
+@click.option("--max-attempts", type=click.IntRange(min=1), default=None)
+@click.option("--queue-name", default=None)
+def enqueue(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    identifier: str,
+    payload: str,
+    run_at: str | None,
+    job_key: str | None,
+    job_key_mode: str | None,
+    priority: int | None,
+    max_attempts: int | None,
+    queue_name: str | None,
+) -> None:
+    """Add a job of a catalog task. PAYLOAD is JSON ('{"id": "x"}'), @file.json or - (stdin);
+    it is checked against the task's schema and the catalog settings apply as in enqueue()."""
+    with _handled():
+        data = _payload(payload)
+        options: dict[str, Any] = {
+            "runAt": ao.parse_when(run_at, _now(), "--run-at") if run_at else None,
+            "jobKey": job_key,
+            "jobKeyMode": job_key_mode,
+            "priority": priority,
+            "maxAttempts": max_attempts,
+            "queueName": queue_name,
+        }
+    with (
+        _client(database_url, schema, catalog_path or "catalog.yaml", catalog_required=True) as c,
+        _handled(),
+    ):
+        job = c.enqueue(identifier, data, {k: v for k, v in options.items() if v is not None})
+    _summary(
+        as_json,
+        ao.job_json(job),
+        f"enqueued job {job.id} ({job.task_identifier}) run at {job.run_at.isoformat()}"
+        + (f", key {job.key}" if job.key else "")
+        + (f", queue {job.queue_name}" if job.queue_name else ""),
+    )
+
+
+# -- health ------------------------------------------------------------------------------
+
+
+@main.command()
+@_db_options
+@_json_option
+@click.option(
+    "--max-heartbeat-age",
+    default="60s",
+    show_default=True,
+    help="A worker counts as alive when its last heartbeat is at most this old.",
+)
+@click.option(
+    "--require-worker/--no-require-worker",
+    default=True,
+    show_default=True,
+    help="Whether a live worker is needed to be healthy.",
+)
+def health(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    max_heartbeat_age: str,
+    require_worker: bool,
+) -> None:
+    """Exit 0 when the schema is up to date and a worker heartbeat is fresh, else 1 (4 when
+    the database cannot be reached): usable as a container probe."""
+    with _handled():
+        max_age = ao.parse_duration(max_heartbeat_age, "--max-heartbeat-age").total_seconds()
+    problems: list[str] = []
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        try:
+            done = client._run(ao.applied_migrations(), None)
+        except SchemaNotMigratedError:
+            done = []
+        todo = pending(client.schema, done)
+        if todo:
+            problems.append(
+                f"schema {client.schema} is behind: {len(todo)} pending migration(s) "
+                f"(run trigger-compat migrate)"
+            )
+        try:
+            registered = client._run(ao.workers(), None)
+        except SchemaNotMigratedError:
+            registered = []
+    live = [w for w in registered if w.heartbeat_age_seconds <= max_age]
+    if require_worker and not live:
+        freshest = min((w.heartbeat_age_seconds for w in registered), default=None)
+        problems.append(
+            "no worker heartbeat in the last "
+            f"{ao.format_age(max_age)}"
+            + (f" (freshest: {ao.format_age(freshest)} ago)" if freshest is not None else "")
+        )
+    healthy = not problems
+    if as_json:
+        _print_json(
+            {
+                "healthy": healthy,
+                "schema": client.schema,
+                "schema_version": max(done, default=0),
+                "latest_version": latest_version(),
+                "live_workers": len(live),
+                "workers": [ao.worker_json(w) for w in registered],
+                "problems": problems,
+            }
+        )
+    elif healthy:
+        _echo(
+            f"healthy: schema {client.schema} at version {max(done, default=0)}, "
+            f"{_plural(len(live), 'live worker')}",
+            fg="green",
+        )
+    else:
+        for p in problems:
+            _echo(f"unhealthy: {p}", fg="red")
+    sys.exit(EXIT_OK if healthy else EXIT_UNHEALTHY)
