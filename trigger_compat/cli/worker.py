@@ -165,6 +165,18 @@ async def _run(workers: list[ZodWorker]) -> None:
     help="Wake up on NOTIFY; --no-listen polls only (for PgBouncer transaction mode).",
 )
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (e.g. 9464).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics server binds to (0.0.0.0 to expose it).",
+)
 def worker(
     catalog_path: str,
     names: tuple[str, ...],
@@ -174,6 +186,8 @@ def worker(
     concurrency: int | None,
     listen: bool,
     log_level: str,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run the catalog's workers until SIGTERM/SIGINT (a second signal stops at once)."""
     logging.basicConfig(
@@ -184,7 +198,20 @@ def worker(
         handlers = _app_handlers(app)
         url = resolve_database_url(database_url)
         workers = _build(catalog, names, handlers, url, listen, concurrency, tasks)
-        asyncio.run(_run(workers))
+        server = None
+        if metrics_port is not None:
+            from ..runtime.metrics import serve_worker_metrics
+
+            schema = workers[0].client.schema
+            server = serve_worker_metrics(
+                workers, url, schema=schema, host=metrics_host, port=metrics_port
+            )
+            click.echo(f"metrics on {server.url}", err=True)
+        try:
+            asyncio.run(_run(workers))
+        finally:
+            if server is not None:
+                server.close()
     except (TriggerCompatError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
