@@ -67,11 +67,11 @@ class AsyncClient:
             self._conninfo = database
         elif isinstance(database, AsyncConnectionPool):
             self._pool = database
-        elif isinstance(database, psycopg.Connection):
+        elif isinstance(database, psycopg.AsyncConnection):
             self._conn = database
         else:
             raise TypeError(
-                "database must be a connection string, a Connection or a AsyncConnectionPool"
+                "database must be a connection string, an AsyncConnection or an AsyncConnectionPool"
             )
 
     # -- connections -------------------------------------------------------------------
@@ -121,12 +121,15 @@ class AsyncClient:
                 raise
             raise mapped from None
 
-    async def _run(self, op: ops.Op[T], tx: psycopg.AsyncConnection[Any] | None) -> T:
+    async def execute(self, op: ops.Op[T], tx: psycopg.AsyncConnection[Any] | None = None) -> T:
+        """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
         with self._errors():
             async with self._connection(tx) as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(self._sql[op.query], op.params)
                 rows = await cur.fetchall() if cur.description is not None else []
         return op.parse(rows)
+
+    _run = execute
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -203,7 +206,7 @@ class AsyncClient:
             priority=priority,
             flags=flags,
         )
-        return await self._run(op, tx)
+        return await self.execute(op, tx)
 
     async def add_jobs(
         self,
@@ -215,18 +218,18 @@ class AsyncClient:
         """Add many jobs in one round trip; returns them in the order of ``specs``."""
         if not specs:
             return []
-        return await self._run(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
+        return await self.execute(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
 
     async def remove_job(
         self, job_key: str, *, tx: psycopg.AsyncConnection[Any] | None = None
     ) -> Job | None:
         """Delete the job with this key, or stop a running one from retrying."""
-        return await self._run(ops.remove_job(job_key), tx)
+        return await self.execute(ops.remove_job(job_key), tx)
 
     async def get_job(
         self, job_id: int, *, tx: psycopg.AsyncConnection[Any] | None = None
     ) -> Job | None:
-        return await self._run(ops.get_job(job_id), tx)
+        return await self.execute(ops.get_job(job_id), tx)
 
     async def fetch_jobs(
         self,
@@ -239,7 +242,7 @@ class AsyncClient:
     ) -> list[Job]:
         """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each)."""
         op = ops.fetch_jobs(self._now(), worker_id, limit, task_identifiers, forbidden_flags)
-        return await self._run(op, tx)
+        return await self.execute(op, tx)
 
     async def complete_jobs(
         self,
@@ -249,7 +252,7 @@ class AsyncClient:
         tx: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[int]:
         """Delete finished jobs; with ``worker_id``, only those that worker still holds."""
-        return await self._run(ops.complete_jobs(job_ids, worker_id), tx)
+        return await self.execute(ops.complete_jobs(job_ids, worker_id), tx)
 
     async def fail_job(
         self,
@@ -262,7 +265,7 @@ class AsyncClient:
     ) -> Job | None:
         """Record a failed attempt and unlock the job; it retries at ``run_at`` or after the
         default backoff. Returns None when the job is not locked (by ``worker_id``)."""
-        return await self._run(ops.fail_job(self._now(), job_id, error, worker_id, run_at), tx)
+        return await self.execute(ops.fail_job(self._now(), job_id, error, worker_id, run_at), tx)
 
     async def permanently_fail_jobs(
         self,
@@ -271,7 +274,7 @@ class AsyncClient:
         *,
         tx: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[Job]:
-        return await self._run(ops.permanently_fail_jobs(job_ids, message), tx)
+        return await self.execute(ops.permanently_fail_jobs(job_ids, message), tx)
 
     async def reschedule_jobs(
         self,
@@ -284,19 +287,19 @@ class AsyncClient:
         tx: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[Job]:
         op = ops.reschedule_jobs(job_ids, run_at, priority, attempts, max_attempts)
-        return await self._run(op, tx)
+        return await self.execute(op, tx)
 
     async def force_unlock_workers(
         self, worker_ids: Sequence[str], *, tx: psycopg.AsyncConnection[Any] | None = None
     ) -> list[Job]:
         """Release every job locked by these workers (e.g. after they crashed)."""
-        return await self._run(ops.force_unlock_workers(worker_ids), tx)
+        return await self.execute(ops.force_unlock_workers(worker_ids), tx)
 
     async def set_queue_concurrency(
         self, queue_name: str, concurrency: int, *, tx: psycopg.AsyncConnection[Any] | None = None
     ) -> None:
         """How many jobs of this named queue may run at once, across all workers."""
-        await self._run(ops.set_queue_concurrency(queue_name, concurrency), tx)
+        await self.execute(ops.set_queue_concurrency(queue_name, concurrency), tx)
 
     # -- catalog (ZodWorker) -----------------------------------------------------------
 

@@ -115,11 +115,14 @@ class Client:
                 raise
             raise mapped from None
 
-    def _run(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None) -> T:
+    def execute(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None = None) -> T:
+        """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
         with self._errors(), self._connection(tx) as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(self._sql[op.query], op.params)
             rows = cur.fetchall() if cur.description is not None else []
         return op.parse(rows)
+
+    _run = execute
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -195,7 +198,7 @@ class Client:
             priority=priority,
             flags=flags,
         )
-        return self._run(op, tx)
+        return self.execute(op, tx)
 
     def add_jobs(
         self,
@@ -207,14 +210,14 @@ class Client:
         """Add many jobs in one round trip; returns them in the order of ``specs``."""
         if not specs:
             return []
-        return self._run(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
+        return self.execute(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
 
     def remove_job(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
         """Delete the job with this key, or stop a running one from retrying."""
-        return self._run(ops.remove_job(job_key), tx)
+        return self.execute(ops.remove_job(job_key), tx)
 
     def get_job(self, job_id: int, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
-        return self._run(ops.get_job(job_id), tx)
+        return self.execute(ops.get_job(job_id), tx)
 
     def fetch_jobs(
         self,
@@ -227,7 +230,7 @@ class Client:
     ) -> list[Job]:
         """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each)."""
         op = ops.fetch_jobs(self._now(), worker_id, limit, task_identifiers, forbidden_flags)
-        return self._run(op, tx)
+        return self.execute(op, tx)
 
     def complete_jobs(
         self,
@@ -237,7 +240,7 @@ class Client:
         tx: psycopg.Connection[Any] | None = None,
     ) -> list[int]:
         """Delete finished jobs; with ``worker_id``, only those that worker still holds."""
-        return self._run(ops.complete_jobs(job_ids, worker_id), tx)
+        return self.execute(ops.complete_jobs(job_ids, worker_id), tx)
 
     def fail_job(
         self,
@@ -250,7 +253,7 @@ class Client:
     ) -> Job | None:
         """Record a failed attempt and unlock the job; it retries at ``run_at`` or after the
         default backoff. Returns None when the job is not locked (by ``worker_id``)."""
-        return self._run(ops.fail_job(self._now(), job_id, error, worker_id, run_at), tx)
+        return self.execute(ops.fail_job(self._now(), job_id, error, worker_id, run_at), tx)
 
     def permanently_fail_jobs(
         self,
@@ -259,7 +262,7 @@ class Client:
         *,
         tx: psycopg.Connection[Any] | None = None,
     ) -> list[Job]:
-        return self._run(ops.permanently_fail_jobs(job_ids, message), tx)
+        return self.execute(ops.permanently_fail_jobs(job_ids, message), tx)
 
     def reschedule_jobs(
         self,
@@ -272,19 +275,19 @@ class Client:
         tx: psycopg.Connection[Any] | None = None,
     ) -> list[Job]:
         op = ops.reschedule_jobs(job_ids, run_at, priority, attempts, max_attempts)
-        return self._run(op, tx)
+        return self.execute(op, tx)
 
     def force_unlock_workers(
         self, worker_ids: Sequence[str], *, tx: psycopg.Connection[Any] | None = None
     ) -> list[Job]:
         """Release every job locked by these workers (e.g. after they crashed)."""
-        return self._run(ops.force_unlock_workers(worker_ids), tx)
+        return self.execute(ops.force_unlock_workers(worker_ids), tx)
 
     def set_queue_concurrency(
         self, queue_name: str, concurrency: int, *, tx: psycopg.Connection[Any] | None = None
     ) -> None:
         """How many jobs of this named queue may run at once, across all workers."""
-        self._run(ops.set_queue_concurrency(queue_name, concurrency), tx)
+        self.execute(ops.set_queue_concurrency(queue_name, concurrency), tx)
 
     # -- catalog (ZodWorker) -----------------------------------------------------------
 

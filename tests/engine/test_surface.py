@@ -46,11 +46,6 @@ def test_constructors_match() -> None:
     assert shape(Client.__init__) == shape(AsyncClient.__init__)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncClient.__init__ checks isinstance(database, psycopg.Connection) instead of "
-    "psycopg.AsyncConnection; drop this marker once it is fixed",
-)
 async def test_async_client_accepts_an_async_connection(database_url: str, schema: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         client = AsyncClient(conn, schema=schema)
