@@ -164,11 +164,15 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm(question: str, yes: bool) -> None:
     """Go on when ``--yes`` was given or the operator says yes at the terminal; else exit 3."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not _interactive():
         _fail(
             f"refusing to go on without confirmation ({question}): stdin is not a terminal; "
             "pass --yes",

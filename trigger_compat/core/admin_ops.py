@@ -128,11 +128,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     for row in cells:
         for i, v in enumerate(row):
             widths[i] = max(widths[i], len(v))
-    numeric = [
-        all(isinstance(row[i], int | float) and not isinstance(row[i], bool) for row in rows)
-        and bool(rows)
-        for i in range(len(headers))
-    ]
+    numeric = []
+    for i in range(len(headers)):
+        given = [row[i] for row in rows if row[i] is not None]
+        numeric.append(
+            bool(given)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in given)
+        )
 
     def line(values: Sequence[str]) -> str:
         parts = [
