@@ -112,7 +112,7 @@ def create_side_tables(db: psycopg.Connection[Any], schema: str) -> None:
             """
             create table {s}.executions (
                 id bigserial primary key, job_id bigint not null, worker text, pid integer,
-                attempt integer);
+                attempt integer, last_error text);
             create table {s}.runs (
                 id bigserial primary key, job_id bigint not null, pid integer,
                 started_at timestamptz not null default clock_timestamp(), ended_at timestamptz);

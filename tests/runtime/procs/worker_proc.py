@@ -67,8 +67,9 @@ async def main() -> None:
         if hold:
             await asyncio.sleep(hold)
         await execute(
-            "insert into {s}.executions (job_id, worker, pid, attempt) values (%s, %s, %s, %s)",
-            (job.id, args.name, pid, job.attempts),
+            "insert into {s}.executions (job_id, worker, pid, attempt, last_error) "
+            "values (%s, %s, %s, %s, %s)",
+            (job.id, args.name, pid, job.attempts, job.last_error),
         )
 
     async def gauge(payload: Any, job: Job) -> None:
