@@ -25,6 +25,7 @@ from ._support import (
     q,
     rows,
     subprocess_env,
+    wait_for,
     wait_sync,
     write_catalog,
 )
@@ -220,3 +221,74 @@ def test_cli_worker_second_sigterm_releases_at_once(
     assert proc.returncode == 0, out
     row = job_row(db, side, job_id)
     assert row is not None and row["locked_at"] is None
+
+
+async def test_a_stopping_worker_keeps_heartbeating_so_its_jobs_are_not_rescued(
+    aclient: AsyncClient, db: psycopg.Connection[Any], schema: str
+) -> None:
+    """The grace period is longer than rescue_after: a live but stopping worker must not look
+    lost to the others."""
+    started = asyncio.Event()
+    finish = asyncio.Event()
+    runs: list[int] = []
+    rescued: list[int] = []
+
+    async def long(payload: Any, job: Job) -> None:
+        runs.append(job.id)
+        started.set()
+        await finish.wait()
+
+    quick = WorkerOptions(concurrency=2, poll_interval=0.1, rescue_after=1, shutdown_timeout=30)
+    stopping = Worker(aclient, {"t": Task("t", long)}, name="stopping", options=quick)
+    watcher = Worker(aclient, {"t": Task("t", long)}, name="watcher", options=quick)
+    watcher.on("job:rescued", lambda e: rescued.append(e["job"].id))
+    job = await aclient.add_job("t", {})
+    await stopping.start()
+    await asyncio.wait_for(started.wait(), DEADLINE_S)
+    stop = asyncio.create_task(stopping.stop())
+    await watcher.start()
+    try:
+        # Three rescue periods pass while the job runs in the stopping worker.
+        beats = rows(db, q(schema, "select now() as t"))[0]["t"]
+
+        def heartbeats_after_3s() -> bool:
+            found = rows(
+                db,
+                q(schema, "select last_heartbeat_at > %s + interval '3 s' as ok from {s}.workers "
+                  "where name = 'stopping'"),
+                beats,
+            )  # fmt: skip
+            return bool(found) and bool(found[0]["ok"])
+
+        await wait_for(heartbeats_after_3s, "the stopping worker to heartbeat 3 s later")
+        assert rescued == []
+        finish.set()
+        await asyncio.wait_for(stop, DEADLINE_S)
+    finally:
+        finish.set()
+        await asyncio.wait_for(watcher.stop(), DEADLINE_S)
+    assert runs == [job.id]
+    assert job_row(db, schema, job.id) is None
+
+
+async def test_jobs_locked_by_a_lost_fetch_answer_are_released(
+    aclient: AsyncClient, db: psycopg.Connection[Any], schema: str
+) -> None:
+    """A fetch that committed but whose answer was lost with the connection: after a fetch
+    error the worker releases what it holds without knowing, and runs it."""
+    done = asyncio.Event()
+
+    async def handler(payload: Any, job: Job) -> None:
+        done.set()
+
+    worker = Worker(aclient, {"t": Task("t", handler)}, options=options(30, poll_interval=0.1))
+    job = await aclient.add_job("t", {})
+    (lost,) = await aclient.fetch_jobs(worker.worker_id, 1)  # the lost answer
+    assert lost.id == job.id
+    worker._reconcile = True  # as after a failed fetch
+    await worker.start()
+    try:
+        await asyncio.wait_for(done.wait(), DEADLINE_S)
+    finally:
+        await asyncio.wait_for(worker.stop(), DEADLINE_S)
+    assert job_row(db, schema, job.id) is None
