@@ -1,0 +1,1 @@
+"""Runnable examples of trigger-compat (each is run by a test in tests/examples/)."""
