@@ -15,7 +15,7 @@ def _register() -> None:
     # Each command family lives in its own module and adds itself to ``main``.
     import importlib
 
-    for name in ("catalog", "worker", "admin"):
+    for name in ("catalog", "worker", "admin", "demo"):
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
