@@ -87,7 +87,7 @@ def q(schema: str, text: str) -> sql.Composed:
     return sql.SQL(text).format(s=sql.Identifier(schema))
 
 
-def rows(db: psycopg.Connection[Any], query: sql.Composable, *args: Any) -> list[dict[str, Any]]:
+def rows(db: psycopg.Connection[Any], query: sql.Composed, *args: Any) -> list[dict[str, Any]]:
     with db.cursor(row_factory=dict_row) as cur:
         cur.execute(query, args or None)
         return cur.fetchall()

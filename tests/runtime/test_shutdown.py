@@ -198,7 +198,7 @@ def test_cli_worker_finishes_a_short_job_then_exits_0(
             proc.kill()
             proc.wait(DEADLINE_S)
     assert proc.returncode == 0, out
-    assert job_row(db, side, job_id) is None
+    assert job_row(db, side, job_id) is None, (job_row(db, side, job_id), out)
 
 
 def test_cli_worker_second_sigterm_releases_at_once(
