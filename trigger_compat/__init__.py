@@ -17,6 +17,7 @@ from .errors import (
     SchemaAheadError,
     SchemaError,
     SchemaNotMigratedError,
+    TransactionConflictError,
     TriggerCompatError,
     UnknownTaskError,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "SchemaAheadError",
     "SchemaError",
     "SchemaNotMigratedError",
+    "TransactionConflictError",
     "TriggerCompatError",
     "UnknownTaskError",
     "__version__",

@@ -30,6 +30,11 @@ class DatabaseUnavailableError(TriggerCompatError, ConnectionError):
     """The database could not be reached. The message never contains the password."""
 
 
+class TransactionConflictError(TriggerCompatError):
+    """A deadlock or serialization failure rolled the transaction back; running it again is
+    safe (SQLSTATE class 40)."""
+
+
 class SchemaError(TriggerCompatError):
     """The database schema is not usable by this version of trigger-compat."""
 

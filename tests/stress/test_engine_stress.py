@@ -25,7 +25,14 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from trigger_compat import Client, DatabaseUnavailableError, Job, JobKeyMode, JobSpec
+from trigger_compat import (
+    Client,
+    DatabaseUnavailableError,
+    Job,
+    JobKeyMode,
+    JobSpec,
+    TransactionConflictError,
+)
 from trigger_compat.core.sqlfiles import migrations
 
 pytestmark = pytest.mark.stress
@@ -640,21 +647,13 @@ def test_concurrent_migrate_of_a_fresh_schema_applies_each_migration_once(
             drop_schema(database_url, name)
 
 
-# -- engine bugs found by these tests (xfail until fixed) ------------------------------------
+# -- keyed batches racing each other; deadlocks reported as conflicts -----------------------
 
 OVERLAP_KEYS = tuple(f"overlap-{i}" for i in range(4))
 BATCH_THREADS = 4
 BATCHES_PER_THREAD = 150
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: concurrent add_jobs batches sharing job keys deadlock (40P01) while "
-    "workers fetch those jobs: add_jobs first re-keys running rows (statement 1), then "
-    "upserts (statement 2), taking row locks in two phases, so two batches that both hold "
-    "a row of one phase wait for each other; sorting the keys does not help",
-)
 def test_add_jobs_batches_sharing_keys_do_not_deadlock(
     database_url: str, schema: str, client: Client
 ) -> None:
@@ -720,14 +719,6 @@ def test_add_jobs_batches_sharing_keys_do_not_deadlock(
     assert not batch_errors, batch_errors[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: core/dberrors.translate maps every psycopg.OperationalError to "
-    "DatabaseUnavailableError ('cannot reach the database … check DATABASE_URL'); a deadlock "
-    "(40P01, a TransactionRollbackError, itself an OperationalError) is reported as an "
-    "unreachable database",
-)
 def test_a_deadlock_is_not_reported_as_an_unreachable_database(
     database_url: str, schema: str, client: Client, db: psycopg.Connection[Any]
 ) -> None:
@@ -773,3 +764,4 @@ def test_a_deadlock_is_not_reported_as_an_unreachable_database(
     [error] = errors
     assert "deadlock detected" in str(error), error
     assert not isinstance(error, DatabaseUnavailableError), f"{type(error).__name__}: {error}"
+    assert isinstance(error, TransactionConflictError), f"{type(error).__name__}: {error}"

@@ -9,9 +9,13 @@ from ..errors import (
     DatabaseUnavailableError,
     InvalidJobError,
     SchemaNotMigratedError,
+    TransactionConflictError,
     TriggerCompatError,
 )
 from .dsn import redact_message
+
+# admin_shutdown, crash_shutdown, cannot_connect_now: the server went away or is not there yet.
+_SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 
 
 def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCompatError | None:
@@ -27,8 +31,14 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
         return InvalidJobError(
             "job_key_mode", "must be one of replace, preserve_run_at, unsafe_dedupe"
         )
-    if isinstance(exc, psycopg.OperationalError) and not isinstance(
-        exc, psycopg.errors.QueryCanceled
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, psycopg.Error) and sqlstate is not None and sqlstate.startswith("40"):
+        return TransactionConflictError(
+            f"the transaction was rolled back by a conflict ({exc.diag.message_primary}, "
+            f"SQLSTATE {sqlstate}); nothing was written — run the transaction again"
+        )
+    if isinstance(exc, psycopg.OperationalError) and (
+        sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
     ):
         return DatabaseUnavailableError(
             "cannot reach the database: "

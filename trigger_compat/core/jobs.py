@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -75,10 +76,9 @@ class JobSpec(BaseModel):
                 raise InvalidJobError(field, f"{first['msg']} (got {got!r})") from None
 
 
-class JobParams(BaseModel):
+@dataclass(frozen=True, slots=True)
+class JobParams:
     """A validated job specification, as the SQL functions take it."""
-
-    model_config = ConfigDict(frozen=True)
 
     identifier: str
     payload: str | None  # JSON text
@@ -89,6 +89,19 @@ class JobParams(BaseModel):
     job_key_mode: str | None
     priority: int | None
     flags: list[str] | None
+
+    def as_params(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "payload": self.payload,
+            "queue_name": self.queue_name,
+            "run_at": self.run_at,
+            "max_attempts": self.max_attempts,
+            "job_key": self.job_key,
+            "job_key_mode": self.job_key_mode,
+            "priority": self.priority,
+            "flags": self.flags,
+        }
 
 
 def _check_text(field: str, value: object, max_length: int, fix: str) -> str | None:
@@ -242,7 +255,7 @@ def validate_job(
         job_key=_check_text(
             f"{prefix}job_key", job_key, MAX_JOB_KEY_LENGTH, "pass None for a job without a key"
         ),
-        job_key_mode=job_key_mode,
+        job_key_mode=None if job_key_mode is None else str(job_key_mode),
         priority=_check_int(f"{prefix}priority", priority, PRIORITY_RANGE),
         flags=_check_flags(f"{prefix}flags", flags),
     )

@@ -73,7 +73,7 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
 
 def add_job(now: datetime | None, identifier: str, payload: Any = None, **options: Any) -> Op[Job]:
     p = validate_job(identifier, payload, **options)
-    return Op("add_job", {**p.model_dump(), "now": now}, _the_job)
+    return Op("add_job", {**p.as_params(), "now": now}, _the_job)
 
 
 def add_jobs(

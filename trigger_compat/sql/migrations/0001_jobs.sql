@@ -50,21 +50,18 @@ create table job_queues (
         constraint job_queues_concurrency_check check (concurrency >= 1)
 );
 
--- The LISTEN/NOTIFY channel of this schema (a channel name is at most 63 bytes).
-create function notify_channel() returns text
-language sql stable
-set search_path from current
-as $$
-    select case when octet_length(current_schema()) <= 60
-                then 'tc:' || current_schema()
-                else 'tc:' || md5(current_schema()) end
-$$;
-
+-- Wake the workers listening on this schema's channel ('tc:' || schema, or 'tc:' || md5(schema)
+-- when that would pass 63 bytes; trigger_compat.core.sqlfiles.notify_channel is its twin).
+-- No "set search_path" here, so it is inlined into the functions below, which pin the
+-- search_path (and so current_schema()) themselves.
 create function notify_jobs(job_count integer) returns void
 language sql volatile
-set search_path from current
 as $$
-    select pg_notify(notify_channel(), job_count::text)
+    select pg_notify(
+        case when octet_length(current_schema()) <= 60
+             then 'tc:' || current_schema()
+             else 'tc:' || md5(current_schema()) end,
+        job_count::text)
 $$;
 
 create function flags_object(flags text[]) returns jsonb
@@ -74,9 +71,10 @@ as $$
                 else (select jsonb_object_agg(f, true) from unnest(flags) as f) end
 $$;
 
--- add_job: one job, with graphile-worker 0.16 job-key semantics, without the lost-row race
+-- add_job_row: the work of add_job without the wake-up notification (add_jobs notifies once
+-- for its whole batch). graphile-worker 0.16 job-key semantics, without the lost-row race
 -- (graphile issue #580): a keyed add always returns a row.
-create function add_job(
+create function add_job_row(
     identifier   text,
     payload      jsonb       default null,
     queue_name   text        default null,
@@ -94,12 +92,13 @@ as $$
 #variable_conflict use_column
 declare
     v_job      jobs;
-    v_payload  jsonb       := coalesce(add_job.payload, '{}'::jsonb);
-    v_run_at   timestamptz := coalesce(add_job.run_at, add_job.now, pg_catalog.now());
-    v_max      integer     := coalesce(add_job.max_attempts, 25);
-    v_priority integer     := coalesce(add_job.priority, 0);
-    v_flags    jsonb       := flags_object(add_job.flags);
-    v_mode     text        := coalesce(add_job.job_key_mode, 'replace');
+    v_payload  jsonb       := coalesce(add_job_row.payload, '{}'::jsonb);
+    v_run_at   timestamptz := coalesce(add_job_row.run_at, add_job_row.now, pg_catalog.now());
+    v_max      integer     := coalesce(add_job_row.max_attempts, 25);
+    v_priority integer     := coalesce(add_job_row.priority, 0);
+    v_flags    jsonb       := case when add_job_row.flags is not null
+                                   then flags_object(add_job_row.flags) end;
+    v_mode     text        := coalesce(add_job_row.job_key_mode, 'replace');
 begin
     if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
         raise exception 'invalid job_key_mode %', v_mode
@@ -107,39 +106,37 @@ begin
                   hint = 'use replace, preserve_run_at or unsafe_dedupe';
     end if;
 
-    if add_job.queue_name is not null then
-        insert into job_queues (queue_name) values (add_job.queue_name) on conflict do nothing;
+    if add_job_row.queue_name is not null then
+        insert into job_queues (queue_name) values (add_job_row.queue_name) on conflict do nothing;
     end if;
 
-    if add_job.job_key is null then
+    if add_job_row.job_key is null then
         insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, priority, flags)
-        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, v_priority, v_flags)
+        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, v_priority, v_flags)
         returning * into v_job;
-        perform notify_jobs(1);
         return v_job;
     end if;
 
     if v_mode = 'unsafe_dedupe' then
         insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, add_job.job_key,
+        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, add_job_row.job_key,
                 v_priority, v_flags)
         on conflict (key) do update
             set revision = jobs.revision + 1, updated_at = pg_catalog.now()
         returning * into v_job;
         if v_job.revision = 0 then
-            perform notify_jobs(1);
-        end if;
+            end if;
         return v_job;
     end if;
 
     loop
         -- An available job holds the key: update it in place.
         update jobs
-           set task_identifier = add_job.identifier,
+           set task_identifier = add_job_row.identifier,
                payload = case when jsonb_typeof(jobs.payload) = 'array'
                                and jsonb_typeof(v_payload) = 'array'
                               then jobs.payload || v_payload else v_payload end,
-               queue_name = add_job.queue_name,
+               queue_name = add_job_row.queue_name,
                run_at = case when v_mode = 'preserve_run_at' and jobs.attempts = 0
                              then jobs.run_at else v_run_at end,
                max_attempts = v_max,
@@ -149,37 +146,66 @@ begin
                last_error = null,
                revision = jobs.revision + 1,
                updated_at = pg_catalog.now()
-         where key = add_job.job_key and is_available
+         where key = add_job_row.job_key and is_available
         returning * into v_job;
         if found then
-            perform notify_jobs(1);
-            return v_job;
+                return v_job;
         end if;
 
         -- A running or permanently failed job holds the key: it keeps running (or stays
         -- failed) without its key and can no longer retry.
         update jobs
            set key = null, attempts = jobs.max_attempts, updated_at = pg_catalog.now()
-         where key = add_job.job_key and not is_available;
+         where key = add_job_row.job_key and not is_available;
 
         insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, add_job.job_key,
+        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, add_job_row.job_key,
                 v_priority, v_flags)
         on conflict (key) do nothing
         returning * into v_job;
         if found then
-            perform notify_jobs(1);
-            return v_job;
+                return v_job;
         end if;
         -- Another transaction inserted the key meanwhile: go round and update that row.
     end loop;
 end
 $$;
 
--- add_jobs: many jobs in one call, set-based. Parallel arrays, one element per job.
+-- add_job: add one job (graphile-worker's SQL API, same named arguments) and wake the workers;
+-- an unsafe_dedupe add that found its job already there wakes nobody.
+create function add_job(
+    identifier   text,
+    payload      jsonb       default null,
+    queue_name   text        default null,
+    run_at       timestamptz default null,
+    max_attempts integer     default null,
+    job_key      text        default null,
+    priority     integer     default null,
+    flags        text[]      default null,
+    job_key_mode text        default 'replace',
+    now          timestamptz default null
+) returns jobs
+language plpgsql volatile
+set search_path from current
+as $$
+declare
+    v_job jobs;
+begin
+    v_job := add_job_row(identifier, payload, queue_name, run_at, max_attempts, job_key,
+                         priority, flags, job_key_mode, now);
+    if v_job.revision = 0 or coalesce(job_key_mode, 'replace') <> 'unsafe_dedupe' then
+        perform notify_jobs(1);
+    end if;
+    return v_job;
+end
+$$;
+
+-- add_jobs: many jobs in one call. Parallel arrays, one element per job.
 -- modes: per job, null = replace; job_key_preserve_run_at turns every replace into
--- preserve_run_at (graphile's batch flag). Rows come back in no particular order; jobs
--- without a key are inserted in array order (ascending ids).
+-- preserve_run_at (graphile's batch flag). Jobs without a key are inserted set-based, in
+-- array order (ascending ids); keyed jobs go through add_job one by one in key order, so
+-- that concurrent batches sharing keys take their locks in one global order (no deadlock)
+-- and no keyed add is ever dropped. Rows come back unkeyed first, then keyed in key order.
 create function add_jobs(
     identifiers   text[],
     payloads      jsonb[],
@@ -198,12 +224,10 @@ set search_path from current
 as $$
 #variable_conflict use_column
 declare
-    v_now      timestamptz := coalesce(add_jobs.now, pg_catalog.now());
-    v_rows     jobs[];
-    v_more     jobs[];
-    v_missing  record;
-    v_has_keys boolean;
-    v_bad      text;
+    v_now   timestamptz := coalesce(add_jobs.now, pg_catalog.now());
+    v_spec  record;
+    v_job   jobs;
+    v_bad   text;
 begin
     select m into v_bad from unnest(add_jobs.modes) as m
      where m is not null and m not in ('replace', 'preserve_run_at', 'unsafe_dedupe') limit 1;
@@ -217,133 +241,43 @@ begin
     select distinct q from unnest(add_jobs.queue_names) as q where q is not null
     on conflict do nothing;
 
-    v_has_keys := exists (select 1 from unnest(add_jobs.job_keys) as k where k is not null);
-
-    if not v_has_keys then
-        with ins as (
-            insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, priority, flags)
-            select s.identifier, coalesce(s.payload, '{}'::jsonb), s.queue_name,
-                   coalesce(s.run_at, v_now), coalesce(s.max_attempts, 25),
-                   coalesce(s.priority, 0), s.flags
-              from unnest(add_jobs.identifiers, add_jobs.payloads, add_jobs.queue_names,
-                          add_jobs.run_ats, add_jobs.max_attempts, add_jobs.priorities,
-                          add_jobs.flags) with ordinality
-                   as s(identifier, payload, queue_name, run_at, max_attempts, priority, flags, ord)
-             order by s.ord
-            returning *
-        )
-        select coalesce(array_agg(ins), '{}') into v_rows from ins;
-        perform notify_jobs(cardinality(add_jobs.identifiers));
-        return query select * from unnest(v_rows);
-        return;
-    end if;
-
-    -- Keys held by running or permanently failed jobs move to new rows.
-    update jobs
-       set key = null, attempts = jobs.max_attempts, updated_at = pg_catalog.now()
-      from unnest(add_jobs.job_keys, add_jobs.modes) as s(job_key, mode)
-     where jobs.key = s.job_key
-       and coalesce(s.mode, 'replace') <> 'unsafe_dedupe'
-       and not jobs.is_available;
-
-    with specs as (
-        select s.*,
-               case when coalesce(s.mode, 'replace') = 'replace' and add_jobs.job_key_preserve_run_at
-                    then 'preserve_run_at' else coalesce(s.mode, 'replace') end as eff_mode
+    return query
+        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, priority, flags)
+        select s.identifier, coalesce(s.payload, '{}'::jsonb), s.queue_name,
+               coalesce(s.run_at, v_now), coalesce(s.max_attempts, 25),
+               coalesce(s.priority, 0), s.flags
           from unnest(add_jobs.identifiers, add_jobs.payloads, add_jobs.queue_names,
                       add_jobs.run_ats, add_jobs.max_attempts, add_jobs.job_keys,
-                      add_jobs.priorities, add_jobs.flags, add_jobs.modes) with ordinality
+                      add_jobs.priorities, add_jobs.flags) with ordinality
                as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority,
-                    flags, mode, ord)
-    ),
-    ins_replace as (
-        insert into jobs as j (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        select s.identifier, coalesce(s.payload, '{}'::jsonb), s.queue_name, coalesce(s.run_at, v_now),
-               coalesce(s.max_attempts, 25), s.job_key, coalesce(s.priority, 0), s.flags
-          from specs s
-         where s.job_key is null or s.eff_mode = 'replace'
+                    flags, ord)
+         where s.job_key is null
          order by s.ord
-        on conflict (key) do update
-           set task_identifier = excluded.task_identifier,
-               payload = case when jsonb_typeof(j.payload) = 'array'
-                               and jsonb_typeof(excluded.payload) = 'array'
-                              then j.payload || excluded.payload else excluded.payload end,
-               queue_name = excluded.queue_name,
-               run_at = excluded.run_at,
-               max_attempts = excluded.max_attempts,
-               priority = excluded.priority,
-               flags = excluded.flags,
-               attempts = 0,
-               last_error = null,
-               revision = j.revision + 1,
-               updated_at = pg_catalog.now()
-         where j.is_available
-        returning j.*
-    ),
-    ins_preserve as (
-        insert into jobs as j (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        select s.identifier, coalesce(s.payload, '{}'::jsonb), s.queue_name, coalesce(s.run_at, v_now),
-               coalesce(s.max_attempts, 25), s.job_key, coalesce(s.priority, 0), s.flags
-          from specs s
-         where s.job_key is not null and s.eff_mode = 'preserve_run_at'
-         order by s.ord
-        on conflict (key) do update
-           set task_identifier = excluded.task_identifier,
-               payload = case when jsonb_typeof(j.payload) = 'array'
-                               and jsonb_typeof(excluded.payload) = 'array'
-                              then j.payload || excluded.payload else excluded.payload end,
-               queue_name = excluded.queue_name,
-               run_at = case when j.attempts = 0 then j.run_at else excluded.run_at end,
-               max_attempts = excluded.max_attempts,
-               priority = excluded.priority,
-               flags = excluded.flags,
-               attempts = 0,
-               last_error = null,
-               revision = j.revision + 1,
-               updated_at = pg_catalog.now()
-         where j.is_available
-        returning j.*
-    ),
-    ins_dedupe as (
-        insert into jobs as j (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        select s.identifier, coalesce(s.payload, '{}'::jsonb), s.queue_name, coalesce(s.run_at, v_now),
-               coalesce(s.max_attempts, 25), s.job_key, coalesce(s.priority, 0), s.flags
-          from specs s
-         where s.job_key is not null and s.eff_mode = 'unsafe_dedupe'
-         order by s.ord
-        on conflict (key) do update
-           set revision = j.revision + 1, updated_at = pg_catalog.now()
-        returning j.*
-    )
-    select coalesce(array_agg(r), '{}') into v_rows
-      from (select * from ins_replace
-            union all select * from ins_preserve
-            union all select * from ins_dedupe) as r;
+        returning *;
 
-    -- A keyed job that a worker locked between the two statements above was neither
-    -- updated nor replaced: add those one by one (add_job never drops a row).
-    for v_missing in
-        select s.*, case when coalesce(s.mode, 'replace') = 'replace' and add_jobs.job_key_preserve_run_at
-                         then 'preserve_run_at' else coalesce(s.mode, 'replace') end as eff_mode
+    for v_spec in
+        select s.*
           from unnest(add_jobs.identifiers, add_jobs.payloads, add_jobs.queue_names,
                       add_jobs.run_ats, add_jobs.max_attempts, add_jobs.job_keys,
-                      add_jobs.priorities, add_jobs.flags, add_jobs.modes) with ordinality
+                      add_jobs.priorities, add_jobs.flags, add_jobs.modes)
                as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority,
-                    flags, mode, ord)
+                    flags, mode)
          where s.job_key is not null
-           and not exists (select 1 from unnest(v_rows) as r where r.key = s.job_key)
-         order by s.ord
+         order by s.job_key
     loop
-        v_more := v_more || add_job(
-            v_missing.identifier, v_missing.payload, v_missing.queue_name,
-            coalesce(v_missing.run_at, v_now), v_missing.max_attempts, v_missing.job_key,
-            v_missing.priority,
-            (select array_agg(k) from jsonb_object_keys(v_missing.flags) as k),
-            v_missing.eff_mode, v_now);
+        v_job := add_job_row(
+            v_spec.identifier, v_spec.payload, v_spec.queue_name,
+            coalesce(v_spec.run_at, v_now), v_spec.max_attempts, v_spec.job_key,
+            v_spec.priority,
+            (select array_agg(k) from jsonb_object_keys(v_spec.flags) as k),
+            case when coalesce(v_spec.mode, 'replace') = 'replace' and add_jobs.job_key_preserve_run_at
+                 then 'preserve_run_at' else coalesce(v_spec.mode, 'replace') end,
+            v_now);
+        return next v_job;
     end loop;
-
-    perform notify_jobs(cardinality(add_jobs.identifiers));
-    return query select * from unnest(v_rows) union all select * from unnest(v_more);
+    if cardinality(add_jobs.identifiers) > 0 then
+        perform notify_jobs(cardinality(add_jobs.identifiers));
+    end if;
 end
 $$;
 
