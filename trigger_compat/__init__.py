@@ -5,6 +5,7 @@ from .client import Client
 from .core.catalog import Catalog, load_catalog
 from .core.jobs import Job, JobKeyMode, JobSpec
 from .core.options import JobOptions
+from .core.outcomes import JobCancel, JobSnooze
 from .core.sqlfiles import DEFAULT_SCHEMA
 from .errors import (
     CatalogError,
@@ -21,6 +22,8 @@ from .errors import (
     TriggerCompatError,
     UnknownTaskError,
 )
+from .runtime.worker import Worker, WorkerOptions
+from .runtime.zodworker import ZodWorker
 
 __version__ = "0.1.0"
 
@@ -35,8 +38,10 @@ __all__ = [
     "DuplicateJobKeyError",
     "InvalidJobError",
     "Job",
+    "JobCancel",
     "JobKeyMode",
     "JobOptions",
+    "JobSnooze",
     "JobSpec",
     "PayloadValidationError",
     "Problem",
@@ -46,6 +51,9 @@ __all__ = [
     "TransactionConflictError",
     "TriggerCompatError",
     "UnknownTaskError",
+    "Worker",
+    "WorkerOptions",
+    "ZodWorker",
     "__version__",
     "load_catalog",
 ]
