@@ -129,8 +129,6 @@ class AsyncClient:
                 rows = await cur.fetchall() if cur.description is not None else []
         return op.parse(rows)
 
-    _run = execute
-
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
 

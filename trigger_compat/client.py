@@ -122,8 +122,6 @@ class Client:
             rows = cur.fetchall() if cur.description is not None else []
         return op.parse(rows)
 
-    _run = execute
-
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
 

@@ -37,7 +37,7 @@ def arrange_states(client: Client) -> dict[str, int]:
     client.fail_job(failed.id, "Error: boom\n  at line 1")
     waiting = client.add_job("sendEmail", {"to": "c"})
     waiting2 = client.add_job("sendEmail", {"to": "d"}, job_key="email:d")
-    client._run(worker_ops.heartbeat("w1", "main", "host-1", 4242, ["sendEmail"]), None)
+    client.execute(worker_ops.heartbeat("w1", "main", "host-1", 4242, ["sendEmail"]), None)
     return {
         "running": running.id,
         "scheduled": scheduled.id,
@@ -420,7 +420,7 @@ def test_health(cli: CLI, client: Client, db: psycopg.Connection[Any], schema: s
     assert "no worker heartbeat" in none.json()["problems"][0]
     assert cli("health", "--no-require-worker").code == 0
 
-    client._run(worker_ops.heartbeat("w1", "main", "h", 1, ["sendEmail"]), None)
+    client.execute(worker_ops.heartbeat("w1", "main", "h", 1, ["sendEmail"]), None)
     ok = cli("health", "--json")
     assert ok.code == 0, ok.out
     data = ok.json()

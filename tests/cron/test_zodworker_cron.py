@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
+from trigger_compat import Job
 from trigger_compat.cli import main as cli
 from trigger_compat.core.catalog import Catalog, parse_catalog
 from trigger_compat.errors import CatalogError
@@ -225,6 +226,13 @@ workers:
     ts = T0 + 50 * M
     clock = FakeClock(ts - 2 * M - timedelta(seconds=30))
     w = workers(cat, clock, reporter=reporter, handlers={"noop": lambda p, j: None})
+    reporter_runs: list[Job] = []  # the reporter's job, seen as it starts
+
+    def on_start(event: dict[str, Any]) -> None:
+        if event["job"].task_identifier == "__reporter":
+            reporter_runs.append(event["job"])
+
+    w.on("job:start", on_start)
     await w.initialize()
     for created in (ts - timedelta(minutes=59), ts - timedelta(minutes=1), ts - 30 * M):
         _arrange(db, schema, {"created_at": created, "run_at": ts + timedelta(days=1)})
@@ -237,8 +245,7 @@ workers:
     await eventually(lambda: events, what="queue_metrics")
     # The reporter's own job is in the table while it runs; it was created "now" (real time).
     assert events == [("queue_metrics", {"addedCount": 3, "totalCount": 6, "ts": ts})]
-    reporter_jobs = rows(db, schema, "task_identifier = '__reporter'")
+    assert [job.run_at for job in reporter_runs] == [ts]
     await eventually(
         lambda: not rows(db, schema, "task_identifier = '__reporter'"), what="reporter job done"
     )
-    assert reporter_jobs[0]["run_at"] == ts

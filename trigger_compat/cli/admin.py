@@ -217,7 +217,7 @@ def migrate(
                 click.echo(f"schema {client.schema}: up to date (version {latest_version()})")
             return
         try:
-            done = client._run(ao.applied_migrations(), None)
+            done = client.execute(ao.applied_migrations(), None)
         except SchemaNotMigratedError:
             done = []
         todo = pending(client.schema, done)
@@ -273,8 +273,8 @@ def status(
     with _handled():
         stale = ao.parse_duration(stale_after, "--stale-after").total_seconds()
     with _client(database_url, schema, catalog_path) as client, _handled():
-        groups, db_now = client._run(ao.job_counts(), None)
-        st = ao.Status(groups, db_now, client._run(ao.workers(), None))
+        groups, db_now = client.execute(ao.job_counts(), None)
+        st = ao.Status(groups, db_now, client.execute(ao.workers(), None))
     if as_json:
         _print_json({"schema": client.schema, **st.to_json()})
         return
@@ -342,7 +342,7 @@ def list_jobs(
 ) -> None:
     """Jobs in id order, filtered by task, queue and state."""
     with _client(database_url, schema, catalog_path) as client, _handled():
-        found = client._run(ao.list_jobs(task, queue, state, limit), None)
+        found = client.execute(ao.list_jobs(task, queue, state, limit), None)
     if as_json:
         _print_json([ao.job_json(r.job, r.state) for r in found])
         return
@@ -386,7 +386,7 @@ def show_job(
     """One job: every field, the payload pretty-printed and the last error. Exit 1 when
     there is no such job."""
     with _client(database_url, schema, catalog_path) as client, _handled():
-        row = client._run(ao.show_job(job_id), None)
+        row = client.execute(ao.show_job(job_id), None)
     if row is None:
         _fail(f"no job {job_id} in schema {client.schema}", EXIT_NOT_FOUND)
     job = row.job
@@ -448,7 +448,7 @@ def _run_failed_batches(
     after = 0
     with _progress(total, label) as advance:
         while True:
-            ids = client._run(make(selection, after, max_id, batch_size), None)
+            ids = client.execute(make(selection, after, max_id, batch_size), None)
             statements += 1
             done += len(ids)
             advance(len(ids))
@@ -496,7 +496,7 @@ def retry(
             statements = 0
             with _progress(len(job_ids), "retrying") as advance:
                 for chunk in ao.batches(job_ids, batch_size):
-                    got = client._run(ao.retry_ids(chunk), None)
+                    got = client.execute(ao.retry_ids(chunk), None)
                     statements += 1
                     retried += got
                     advance(len(chunk))
@@ -509,7 +509,7 @@ def retry(
             )
             return
         selection = ao.FailedSelection(task, cutoff)
-        total, max_id = client._run(ao.count_failed(selection), None)
+        total, max_id = client.execute(ao.count_failed(selection), None)
         if total == 0:
             _summary(
                 as_json, {"retried": 0, "statements": 0}, "no failed jobs match; nothing to do"
@@ -669,7 +669,7 @@ def clean(
         cutoff = _now() - ao.parse_duration(older_than, "--older-than")
     selection = ao.FailedSelection(task, cutoff)
     with _client(database_url, schema, catalog_path) as client, _handled():
-        total, max_id = client._run(ao.count_failed(selection), None)
+        total, max_id = client.execute(ao.count_failed(selection), None)
         if total == 0:
             _summary(
                 as_json, {"deleted": 0, "statements": 0}, "no failed jobs match; nothing to do"
@@ -791,7 +791,7 @@ def health(
     problems: list[str] = []
     with _client(database_url, schema, catalog_path) as client, _handled():
         try:
-            done = client._run(ao.applied_migrations(), None)
+            done = client.execute(ao.applied_migrations(), None)
         except SchemaNotMigratedError:
             done = []
         todo = pending(client.schema, done)
@@ -801,7 +801,7 @@ def health(
                 f"(run trigger-compat migrate)"
             )
         try:
-            registered = client._run(ao.workers(), None)
+            registered = client.execute(ao.workers(), None)
         except SchemaNotMigratedError:
             registered = []
     live = [w for w in registered if w.heartbeat_age_seconds <= max_age]

@@ -54,3 +54,21 @@ def _jobs(rows: list[Row]) -> list[Job]:
 
 def rescue_jobs(timeout: timedelta) -> Op[list[Job]]:
     return Op("rescue_jobs", {"timeout": timeout}, _jobs)
+
+
+def heartbeat_due(worker_id: str, timeout: timedelta) -> Op[float | None]:
+    """Seconds until the oldest heartbeat of another worker is ``timeout`` old."""
+
+    def parse(rows: list[Row]) -> float | None:
+        value = rows[0]["seconds"] if rows else None
+        return None if value is None else float(value)
+
+    return Op("heartbeat_due", {"worker_id": worker_id, "timeout": timeout}, parse)
+
+
+def release_unknown_jobs(worker_id: str, known: Sequence[int]) -> Op[list[int]]:
+    return Op(
+        "release_unknown_jobs",
+        {"worker_id": worker_id, "known": list(known)},
+        lambda rows: [int(row["id"]) for row in rows],
+    )

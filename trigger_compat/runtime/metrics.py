@@ -156,7 +156,7 @@ class WorkerMetrics:
         client = Client(database_url, schema=schema, pool_size=1)
 
         def read() -> DatabaseSnapshot:
-            return client._run(admin_ops.metrics_snapshot(), None)
+            return client.execute(admin_ops.metrics_snapshot(), None)
 
         return cls(read, refresh_interval=refresh_interval, on_close=client.close)
 

@@ -77,7 +77,7 @@ class Scheduler:
             return
         start = self.clock.now()
         self.started_at = start
-        known = await self.client._run(
+        known = await self.client.execute(
             cron_ops.register_crontabs([i.identifier for i in self.items], start), None
         )
         for tick, items in backfill_plan(self.items, known, start):
@@ -148,7 +148,7 @@ class Scheduler:
         errors = 0
         while True:
             try:
-                jobs = await self.client._run(
+                jobs = await self.client.execute(
                     cron_ops.schedule_cron_jobs(tick, backfilled, items), None
                 )
                 break
@@ -198,7 +198,9 @@ def cleanup_handler(
     async def cleanup_old_jobs(payload: dict[str, Any], job: Job) -> None:
         ts: datetime = payload["ts"]
         expiration = ts - timedelta(milliseconds=settings.ttl)
-        result = await client._run(cron_ops.cleanup_old_jobs(expiration, settings.max_count), None)
+        result = await client.execute(
+            cron_ops.cleanup_old_jobs(expiration, settings.max_count), None
+        )
         logger.debug(
             "Cleaned up old jobs: found %d, deleted %d, expirationDate %s",
             result.found,
@@ -227,7 +229,7 @@ def reporter_handler(
 
     async def report_queue_metrics(payload: dict[str, Any], job: Job) -> None:
         ts: datetime = payload["ts"]
-        metrics = await client._run(cron_ops.queue_metrics(ts - timedelta(hours=1), ts), None)
+        metrics = await client.execute(cron_ops.queue_metrics(ts - timedelta(hours=1), ts), None)
         await _report(
             reporter,
             "queue_metrics",

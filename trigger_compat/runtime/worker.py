@@ -186,7 +186,7 @@ class Worker:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._flush_all()
         with contextlib.suppress(Exception):
-            await self.client._run(worker_ops.unregister_worker(self.worker_id), None)
+            await self.client.execute(worker_ops.unregister_worker(self.worker_id), None)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self.events.emit("pool:gracefulShutdown:complete", worker_id=self.worker_id)
@@ -231,7 +231,7 @@ class Worker:
         finally:
             await self._flush_all()
             with contextlib.suppress(Exception):
-                await self.client._run(worker_ops.unregister_worker(self.worker_id), None)
+                await self.client.execute(worker_ops.unregister_worker(self.worker_id), None)
             if own_executor and self._executor is not None:
                 self._executor.shutdown(wait=False)
                 self._executor = None
@@ -429,7 +429,7 @@ class Worker:
         if not self._results:
             return
         batch = self._results[:]
-        await self.client._run(
+        await self.client.execute(
             worker_ops.settle_jobs(self.worker_id, batch, self._clock_now()), None
         )
         del self._results[: len(batch)]
@@ -476,7 +476,7 @@ class Worker:
     # -- heartbeats and rescue ---------------------------------------------------------
 
     async def _heartbeat(self) -> None:
-        await self.client._run(
+        await self.client.execute(
             worker_ops.heartbeat(
                 self.worker_id, self.name, socket.gethostname(), os.getpid(), self.task_identifiers
             ),
@@ -514,17 +514,10 @@ class Worker:
 
     async def _oldest_heartbeat_due(self, timeout: timedelta) -> float | None:
         """Seconds until the oldest heartbeat of another worker is ``timeout`` old."""
-        query = psycopg.sql.SQL(
-            "select extract(epoch from min(last_heartbeat_at) + %(timeout)s::interval "
-            "- pg_catalog.now())::float8 from {}.workers where worker_id <> %(worker_id)s"
-        ).format(psycopg.sql.Identifier(self.client.schema))
-        async with self.client._connection(None) as conn:
-            cur = await conn.execute(query, {"timeout": timeout, "worker_id": self.worker_id})
-            row = await cur.fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        return await self.client.execute(worker_ops.heartbeat_due(self.worker_id, timeout))
 
     async def _rescue(self, timeout: timedelta) -> None:
-        rescued = await self.client._run(worker_ops.rescue_jobs(timeout), None)
+        rescued = await self.client.execute(worker_ops.rescue_jobs(timeout), None)
         for job in rescued:
             self.stats.rescued += 1
             logger.warning("rescued job %s (%s) from lost worker", job.id, job.task_identifier)
@@ -536,15 +529,7 @@ class Worker:
         """Release jobs locked by this worker that it does not know about: a fetch whose
         commit succeeded but whose answer was lost with the connection."""
         known = [*self._running, *(s.job_id for s in self._results)]
-        query = psycopg.sql.SQL(
-            "update {}.jobs set locked_at = null, locked_by = null, "
-            "updated_at = pg_catalog.now() "
-            "where locked_by = %(worker_id)s and locked_at is not null "
-            "and not (id = any(%(known)s::bigint[])) returning id"
-        ).format(psycopg.sql.Identifier(self.client.schema))
-        async with self.client._connection(None) as conn:
-            cur = await conn.execute(query, {"worker_id": self.worker_id, "known": known})
-            released = await cur.fetchall()
+        released = await self.client.execute(worker_ops.release_unknown_jobs(self.worker_id, known))
         if released:
             logger.warning(
                 "released %d job(s) fetched by a query whose answer was lost", len(released)
