@@ -16,7 +16,13 @@ from psycopg_pool import ConnectionPool
 from .core import ops
 from .core.catalog import Catalog, require_catalog, resolve_catalog
 from .core.dberrors import translate
-from .core.jobs import Job, JobKeyMode, JobSpec
+from .core.jobs import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    Job,
+    JobKeyMode,
+    JobSpec,
+    check_max_payload_bytes,
+)
 from .core.migrations import MIGRATION_LOCK_CLASS, pending
 from .core.options import JobOptions, plan_enqueue, plan_enqueue_many
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
@@ -38,6 +44,9 @@ class Client:
     ``catalog`` (a :class:`~trigger_compat.core.catalog.Catalog` or the path of a catalog file)
     enables :meth:`enqueue`; ``schema`` defaults to the catalog's ``databaseSchema``, else
     ``trigger_compat``.
+
+    ``max_payload_bytes`` caps a payload's JSON text (UTF-8 bytes, 1 MiB by default; ``None``
+    for no limit of ours): a larger one raises :class:`InvalidJobError` and nothing is written.
     """
 
     def __init__(
@@ -49,6 +58,7 @@ class Client:
         clock: Clock | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.catalog = resolve_catalog(catalog)
         if schema is None:
@@ -63,6 +73,7 @@ class Client:
         self._lock = threading.Lock()
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
+        self.max_payload_bytes = check_max_payload_bytes(max_payload_bytes)
         if isinstance(database, str):
             self._conninfo = database
         elif isinstance(database, ConnectionPool):
@@ -188,6 +199,7 @@ class Client:
             self._now(),
             identifier,
             payload,
+            max_payload_bytes=self.max_payload_bytes,
             queue_name=queue_name,
             run_at=run_at,
             max_attempts=max_attempts,
@@ -208,7 +220,9 @@ class Client:
         """Add many jobs in one round trip; returns them in the order of ``specs``."""
         if not specs:
             return []
-        return self.execute(ops.add_jobs(self._now(), specs, job_key_preserve_run_at), tx)
+        return self.execute(
+            ops.add_jobs(self._now(), specs, job_key_preserve_run_at, self.max_payload_bytes), tx
+        )
 
     def remove_job(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
         """Delete the job with this key, or stop a running one from retrying."""

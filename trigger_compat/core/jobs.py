@@ -23,6 +23,8 @@ MAX_JOB_KEY_LENGTH = 512
 MAX_ATTEMPTS_RANGE = (1, 32767)
 PRIORITY_RANGE = (-32768, 32767)
 DEFAULT_MAX_ATTEMPTS = 25
+# The largest payload (its JSON text, in UTF-8 bytes) a client accepts unless told otherwise.
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 class Job(BaseModel):
@@ -154,10 +156,47 @@ def _reject_non_json(value: object) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def payload_json(field: str, payload: object) -> str | None:
-    """Serialise a payload to JSON text, refusing anything that is not plain JSON."""
+def check_max_payload_bytes(value: object) -> int | None:
+    """``value`` if it is None (no limit of ours) or a positive integer, else raise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidJobError(
+            "max_payload_bytes", f"must be a positive integer or None (got {value!r})"
+        )
+    return value
+
+
+def _non_str_key(payload: object) -> str | None:
+    """The JSON path of the first dict key that is not a string, if any (json.dumps would
+    silently turn 1, 1.5, True or None into "1", "1.5", "true" or "null")."""
+    stack: list[tuple[str, object]] = [("$", payload)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return f"{path}[{key!r}]"
+                if isinstance(item, dict | list | tuple):
+                    stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, dict | list | tuple):
+                    stack.append((f"{path}[{i}]", item))
+    return None
+
+
+def payload_json(
+    field: str, payload: object, max_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES
+) -> str | None:
+    """Serialise a payload to JSON text, refusing anything that is not plain JSON, and any
+    payload whose JSON text is longer than ``max_bytes`` UTF-8 bytes (None: no limit)."""
     if payload is None:
         return None
+    fix = (
+        "convert the value first (e.g. a datetime to an ISO string, a set to a list, "
+        "bytes to base64 text)"
+    )
     try:
         text = json.dumps(
             payload,
@@ -166,18 +205,22 @@ def payload_json(field: str, payload: object) -> str | None:
             separators=(",", ":"),
             default=_reject_non_json,
         )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ValueError) and "Circular" not in str(exc):
-            reason = "NaN and Infinity are not JSON"
-        else:
-            reason = str(exc)
-        raise InvalidJobError(
-            field,
-            f"must be JSON (dict, list, str, int, float, bool or None): {reason}; "
-            "convert the value first (e.g. a datetime to an ISO string, a set to a list)",
-        ) from None
     except RecursionError:
         raise InvalidJobError(field, "is nested too deeply to be JSON") from None
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if isinstance(exc, TypeError) or "Circular" in message:
+            reason = message
+        elif "float" in message:
+            reason = "NaN and Infinity are not JSON"
+        elif "digits" in message:
+            reason = "an integer has too many digits to be written as JSON"
+        else:
+            reason = message
+        raise InvalidJobError(
+            field,
+            f"must be JSON (dict, list, str, int, float, bool or None): {reason}; {fix}",
+        ) from None
     if _JSON_NUL.search(text):
         raise InvalidJobError(
             field,
@@ -185,13 +228,27 @@ def payload_json(field: str, payload: object) -> str | None:
             "remove them, or encode binary data first (e.g. as base64)",
         )
     try:
-        text.encode("utf-8")
+        encoded = text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidJobError(
             field,
             "contains a lone surrogate character, which is not valid Unicode; "
             "decode the text properly (e.g. bytes.decode('utf-8', 'replace')) or remove it",
         ) from None
+    if max_bytes is not None and len(encoded) > max_bytes:
+        raise InvalidJobError(
+            field,
+            f"is {len(encoded):,} bytes as JSON, over the limit of {max_bytes:,} bytes "
+            "(max_payload_bytes of the client); store large data elsewhere and pass a "
+            "reference, or raise max_payload_bytes",
+        )
+    bad_key = _non_str_key(payload)
+    if bad_key is not None:
+        raise InvalidJobError(
+            field,
+            f"has a non-string object key at {bad_key}; JSON object keys are strings — "
+            "convert the key (e.g. str(key)) so the stored payload is the one you passed",
+        )
     return text
 
 
@@ -220,6 +277,7 @@ def validate_job(
     priority: object = None,
     flags: object = None,
     prefix: str = "",
+    max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> JobParams:
     """Check every argument of ``add_job`` and return the SQL parameters.
 
@@ -243,7 +301,7 @@ def validate_job(
         max_attempts = int(max_attempts)
     return JobParams(
         identifier=ident,
-        payload=payload_json(f"{prefix}payload", payload),
+        payload=payload_json(f"{prefix}payload", payload, max_payload_bytes),
         queue_name=_check_text(
             f"{prefix}queue_name",
             queue_name,
@@ -261,7 +319,9 @@ def validate_job(
     )
 
 
-def validate_spec(spec: JobSpec, prefix: str = "") -> JobParams:
+def validate_spec(
+    spec: JobSpec, prefix: str = "", max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES
+) -> JobParams:
     return validate_job(
         spec.identifier,
         spec.payload,
@@ -273,10 +333,14 @@ def validate_spec(spec: JobSpec, prefix: str = "") -> JobParams:
         priority=spec.priority,
         flags=spec.flags,
         prefix=prefix,
+        max_payload_bytes=max_payload_bytes,
     )
 
 
-def validate_specs(specs: Sequence[JobSpec | dict[str, Any]]) -> list[JobParams]:
+def validate_specs(
+    specs: Sequence[JobSpec | dict[str, Any]],
+    max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> list[JobParams]:
     """Validate a batch; also refuses the same job key twice."""
     params: list[JobParams] = []
     seen: dict[str, int] = {}
@@ -291,7 +355,7 @@ def validate_specs(specs: Sequence[JobSpec | dict[str, Any]]) -> list[JobParams]
             spec = raw
         else:
             raise InvalidJobError(f"specs[{i}]", f"must be a JobSpec (got {type(raw).__name__})")
-        p = validate_spec(spec, prefix)
+        p = validate_spec(spec, prefix, max_payload_bytes)
         if p.job_key is not None:
             if p.job_key in seen:
                 raise DuplicateJobKeyError(

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import InvalidJobError
 from .jobs import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
     Job,
     JobSpec,
     check_aware,
@@ -71,15 +72,25 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
     return out
 
 
-def add_job(now: datetime | None, identifier: str, payload: Any = None, **options: Any) -> Op[Job]:
-    p = validate_job(identifier, payload, **options)
+def add_job(
+    now: datetime | None,
+    identifier: str,
+    payload: Any = None,
+    *,
+    max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+    **options: Any,
+) -> Op[Job]:
+    p = validate_job(identifier, payload, max_payload_bytes=max_payload_bytes, **options)
     return Op("add_job", {**p.as_params(), "now": now}, _the_job)
 
 
 def add_jobs(
-    now: datetime | None, specs: Sequence[JobSpec], job_key_preserve_run_at: bool
+    now: datetime | None,
+    specs: Sequence[JobSpec],
+    job_key_preserve_run_at: bool,
+    max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> Op[list[Job]]:
-    params = validate_specs(specs)
+    params = validate_specs(specs, max_payload_bytes)
     return Op(
         "add_jobs",
         {
