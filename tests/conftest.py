@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from support.servers import private_embedded_server
 
 from trigger_compat import AsyncClient, Client
 from trigger_compat.testing.server import start_embedded_server
@@ -75,3 +76,14 @@ async def aclient(database_url: str, schema: str) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(database_url, schema=schema) as c:
         await c.migrate()
         yield c
+
+
+@pytest.fixture()
+def private_server(tmp_path: Path) -> Iterator[Any]:
+    """A private embedded PostgreSQL in a tmp dir, for tests that stop or restart their
+    database (never the shared test server)."""
+    server = private_embedded_server(tmp_path / "pgdata")
+    try:
+        yield server
+    finally:
+        server.cleanup()

@@ -4,28 +4,47 @@ and worker processes."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
+from support.processes import (
+    DEADLINE_S,
+    q,
+    rows,
+    subprocess_env,
+    wait_sync,
+    worker_processes,
+)
 
 from trigger_compat.core.catalog import Catalog, load_catalog
 
+__all__ = [
+    "DEADLINE_S",
+    "T0",
+    "FakeClock",
+    "create_side_tables",
+    "execution_counts",
+    "job_row",
+    "jobs_table",
+    "live_workers",
+    "make_catalog",
+    "q",
+    "rows",
+    "start_worker_process",
+    "wait_for",
+    "wait_sync",
+    "worker_processes",
+    "write_catalog",
+]
+
 T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 PROCS = Path(__file__).parent / "procs"
-ROOT = Path(__file__).parents[2]
-# Hard cap on any wait of a test; a normal run of a wait takes well under a second.
-DEADLINE_S = 30.0
 
 
 class FakeClock:
@@ -62,16 +81,6 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-def wait_sync(
-    predicate: Callable[[], bool], what: str, *, timeout: float = DEADLINE_S, interval: float = 0.02
-) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
 def write_catalog(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "catalog.yaml"
     path.write_text(text, encoding="utf-8")
@@ -80,17 +89,6 @@ def write_catalog(tmp_path: Path, text: str) -> Path:
 
 def make_catalog(tmp_path: Path, text: str) -> Catalog:
     return load_catalog(write_catalog(tmp_path, text))
-
-
-def q(schema: str, text: str) -> sql.Composed:
-    """``text`` with ``{s}`` replaced by the quoted schema name."""
-    return sql.SQL(text).format(s=sql.Identifier(schema))
-
-
-def rows(db: psycopg.Connection[Any], query: sql.Composed, *args: Any) -> list[dict[str, Any]]:
-    with db.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, args or None)
-        return cur.fetchall()
 
 
 def jobs_table(db: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
@@ -129,15 +127,6 @@ def execution_counts(db: psycopg.Connection[Any], schema: str) -> dict[int, int]
     return {int(r["job_id"]): int(r["n"]) for r in found}
 
 
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROCS), str(ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def start_worker_process(
     database_url: str, schema: str, *args: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
@@ -145,29 +134,10 @@ def start_worker_process(
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, str(PROCS / "worker_proc.py"), database_url, schema, *args],
-        env=subprocess_env(),
+        env=subprocess_env([PROCS]),
         stdout=out,
         stderr=subprocess.STDOUT,
     )
-
-
-@contextmanager
-def worker_processes(
-    procs: list[subprocess.Popen[bytes]],
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Stop (SIGTERM, then SIGKILL after a deadline) every process left running at the end."""
-    try:
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=DEADLINE_S)
 
 
 def live_workers(db: psycopg.Connection[Any], schema: str) -> int:

