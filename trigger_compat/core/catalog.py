@@ -536,7 +536,11 @@ class _Doc:
             items = [self.to_data(loader, n, (*path, i), stack) for i, n in enumerate(node.value)]
             stack.discard(id(node))
             return items
-        return loader.construct_object(node, deep=True)
+        try:
+            return loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            self.problem(node.start_mark, path, f"cannot read this value: {exc}")
+            return None
 
 
 def _show(value: Any) -> str:
@@ -807,8 +811,9 @@ def parse_catalog(
     doc = _Doc(file)
     reader = read or (lambda p: p.read_text(encoding="utf-8"))
     base = Path(base_dir) if base_dir is not None else Path(file).parent
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses characters YAML does not allow, right away
         node = loader.get_single_node()
         if node is None:
             doc.problem(None, (), "the catalog is empty; it needs at least a 'workers' section")
@@ -818,8 +823,25 @@ def parse_catalog(
         mark = exc.problem_mark or exc.context_mark
         doc.problem(mark, (), f"YAML syntax error: {exc.problem or exc}")
         return CatalogReport(file, None, doc.problems)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (not "marked")
+        line = text.count("\n", 0, exc.position)
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        doc.problems.append(
+            Problem(
+                file,
+                line + 1,
+                column + 1,
+                "",
+                f"YAML syntax error: character {exc.character:#06x} is not allowed in YAML",
+            )
+        )
+        return CatalogReport(file, None, doc.problems)
+    except RecursionError:
+        doc.problem(None, (), "the YAML is nested too deeply to be a catalog")
+        return CatalogReport(file, None, doc.problems)
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         doc.problem(doc.mark(()), (), f"the catalog must be a mapping (got {_show(data)})")
         return CatalogReport(file, None, doc.problems)
@@ -854,6 +876,24 @@ def inspect_catalog(path: str | PathLike[str], *, check_handlers: bool = False) 
         reason = exc.strerror or str(exc)
         return CatalogReport(
             str(path), None, [Problem(str(path), 1, 1, "", f"cannot read the catalog: {reason}")]
+        )
+    except UnicodeDecodeError as exc:
+        head = exc.object[: exc.start]
+        line = head.count(b"\n") + 1
+        column = exc.start - (head.rfind(b"\n") + 1) + 1
+        return CatalogReport(
+            str(path),
+            None,
+            [
+                Problem(
+                    str(path),
+                    line,
+                    column,
+                    "",
+                    f"the catalog is not UTF-8 text (byte {exc.object[exc.start]:#04x}); "
+                    "save it as UTF-8",
+                )
+            ],
         )
     return parse_catalog(text, str(path), base_dir=p.parent, check_handlers=check_handlers)
 

@@ -106,6 +106,21 @@ class JobParams:
         }
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` cannot be sent to PostgreSQL as UTF-8 (e.g. an argv byte that was
+    not UTF-8, decoded by Python as a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+LONE_SURROGATE = (
+    "must be valid Unicode text (it contains a lone surrogate, e.g. from bytes that were not UTF-8)"
+)
+
+
 def _check_text(field: str, value: object, max_length: int, fix: str) -> str | None:
     if value is None:
         return None
@@ -119,6 +134,8 @@ def _check_text(field: str, value: object, max_length: int, fix: str) -> str | N
         )
     if "\x00" in value:
         raise InvalidJobError(field, f"must not contain NUL characters; {fix}")
+    if has_lone_surrogate(value):
+        raise InvalidJobError(field, f"{LONE_SURROGATE}; {fix}")
     return value
 
 
@@ -261,6 +278,8 @@ def _check_flags(field: str, flags: object) -> list[str] | None:
     for i, flag in enumerate(flags):
         if not isinstance(flag, str) or flag == "":
             raise InvalidJobError(f"{field}[{i}]", "must be a non-empty string")
+        if "\x00" in flag or has_lone_surrogate(flag):
+            raise InvalidJobError(f"{field}[{i}]", f"must not contain NUL; {LONE_SURROGATE}")
         out.append(flag)
     return out or None
 

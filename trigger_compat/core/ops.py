@@ -11,10 +11,12 @@ from typing import Any, Generic, TypeVar
 from ..errors import InvalidJobError
 from .jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    LONE_SURROGATE,
     Job,
     JobSpec,
     check_aware,
     flags_object,
+    has_lone_surrogate,
     order_batch_result,
     validate_job,
     validate_specs,
@@ -54,10 +56,29 @@ def _ids(field: str, ids: Iterable[int]) -> list[int]:
     return out
 
 
+def _plain_text(field: str, value: str) -> str:
+    """``value`` if PostgreSQL can store it as text (no NUL, valid UTF-8), else raise."""
+    if "\x00" in value:
+        raise InvalidJobError(field, "must not contain NUL characters")
+    if has_lone_surrogate(value):
+        raise InvalidJobError(field, LONE_SURROGATE)
+    return value
+
+
+def error_text(message: str) -> str:
+    """An error message as PostgreSQL text can hold it: a diagnostic, so NUL characters and
+    lone surrogates (e.g. from a handler's exception) are replaced rather than refused."""
+    if "\x00" in message:
+        message = message.replace("\x00", "\\x00")
+    if has_lone_surrogate(message):
+        message = message.encode("utf-8", "replace").decode("utf-8")
+    return message
+
+
 def _worker_id(worker_id: object) -> str:
     if not isinstance(worker_id, str) or not worker_id:
         raise InvalidJobError("worker_id", "must be a non-empty string identifying the worker")
-    return worker_id
+    return _plain_text("worker_id", worker_id)
 
 
 def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
@@ -69,6 +90,7 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
     for i, value in enumerate(out):
         if not isinstance(value, str):
             raise InvalidJobError(f"{field}[{i}]", f"must be a string (got {value!r})")
+        _plain_text(f"{field}[{i}]", value)
     return out
 
 
@@ -167,7 +189,7 @@ def fail_job(
         "fail_job",
         {
             "job_id": _ids("job_id", [job_id])[0],
-            "error_message": error,
+            "error_message": error_text(error),
             "worker_id": None if worker_id is None else _worker_id(worker_id),
             "run_at": check_aware("run_at", run_at),
             "now": now,
@@ -177,6 +199,10 @@ def fail_job(
 
 
 def permanently_fail_jobs(job_ids: Iterable[int], message: str | None) -> Op[list[Job]]:
+    if message is not None:
+        if not isinstance(message, str):
+            raise InvalidJobError("message", f"must be a string (got {type(message).__name__})")
+        message = error_text(message)
     return Op(
         "permanently_fail_jobs",
         {"job_ids": _ids("job_ids", job_ids), "error_message": message},

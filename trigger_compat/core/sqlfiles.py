@@ -55,10 +55,14 @@ def _query_texts() -> dict[str, str]:
 def check_schema_name(schema: str) -> str:
     if not isinstance(schema, str) or not schema:
         raise InvalidJobError("schema", "must be a non-empty string")
-    if len(schema.encode("utf-8")) > 63:
-        raise InvalidJobError("schema", "must be at most 63 bytes (a PostgreSQL identifier)")
     if "\x00" in schema:
         raise InvalidJobError("schema", "must not contain NUL characters")
+    try:
+        size = len(schema.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidJobError("schema", "must be valid Unicode text (a lone surrogate)") from None
+    if size > 63:
+        raise InvalidJobError("schema", "must be at most 63 bytes (a PostgreSQL identifier)")
     return schema
 
 
