@@ -20,6 +20,7 @@ from trigger_compat.runtime.worker import Worker, WorkerOptions
 
 from ._support import (
     DEADLINE_S,
+    PROCS,
     job_row,
     jobs_table,
     q,
@@ -148,7 +149,7 @@ workers:
 
 def _cli(tmp_path: Path, database_url: str, schema: str, shutdown_ms: int) -> subprocess.Popen[str]:
     catalog = write_catalog(tmp_path, CLI_CATALOG.format(schema=schema, shutdown_ms=shutdown_ms))
-    env = subprocess_env()
+    env = subprocess_env([PROCS])
     env.update(RUNTIME_TEST_URL=database_url, RUNTIME_TEST_SCHEMA=schema, DATABASE_URL=database_url)
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "trigger-compat"), "worker", "--catalog",

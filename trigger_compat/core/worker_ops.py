@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .jobs import Job
-from .ops import Op, Row
+from .ops import Op, Row, fetch_jobs
 from .outcomes import Settlement
 
 
@@ -46,6 +46,20 @@ def settle_jobs(
         },
         lambda rows: [int(row["settle_jobs"]) for row in rows],
     )
+
+
+def settle_and_fetch(
+    worker_id: str,
+    settlements: Sequence[Settlement],
+    now: datetime | None,
+    limit: int,
+    task_identifiers: Sequence[str] | None,
+    forbidden_flags: Sequence[str] | None,
+) -> Op[list[Job]]:
+    """Write ``settlements`` and fetch up to ``limit`` jobs, in one statement."""
+    fetch = fetch_jobs(now, worker_id, limit, task_identifiers, forbidden_flags)
+    settle = settle_jobs(worker_id, settlements, now)
+    return Op("settle_and_fetch", {**settle.params, **fetch.params}, fetch.parse)
 
 
 def _jobs(rows: list[Row]) -> list[Job]:

@@ -227,7 +227,7 @@ class Worker:
                     break
                 count += len(jobs)
                 await asyncio.gather(*(self._run_job(job) for job in jobs))
-                await self._flush_all()
+                # Their outcomes are written by the next fetch, in the same statement.
         finally:
             await self._flush_all()
             with contextlib.suppress(Exception):
@@ -251,11 +251,20 @@ class Worker:
         return list(source)
 
     async def _fetch(self, limit: int) -> list[Job]:
+        """Fetch up to ``limit`` jobs, writing the pending outcomes in the same statement."""
         flags = await self._flags()
         self.stats.fetches += 1
-        return await self.client.fetch_jobs(
-            self.worker_id, limit, task_identifiers=self.task_identifiers, forbidden_flags=flags
+        batch = self._take_results()
+        op = worker_ops.settle_and_fetch(
+            self.worker_id, batch, self._clock_now(), limit, self.task_identifiers, flags
         )
+        try:
+            jobs = await self.client.execute(op)
+        except BaseException:
+            self._give_back(batch)
+            raise
+        self._settled(batch)
+        return jobs
 
     async def _fetch_loop(self) -> None:
         errors = 0
@@ -292,7 +301,8 @@ class Worker:
                 self._running[job.id] = (task, signal)
                 if job.queue_name is not None:
                     self._queued.add(job.id)
-            if len(jobs) == free:
+            self._more_maybe = len(jobs) == free
+            if self._more_maybe:
                 continue  # there may be more: fetch again as soon as a slot is free
             if not jobs:
                 self.events.emit("worker:getJob:empty", worker_id=self.worker_id)
@@ -425,18 +435,36 @@ class Worker:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    async def _flush(self) -> None:
-        if not self._results:
-            return
+    def _take_results(self) -> list[Settlement]:
         batch = self._results[:]
-        await self.client.execute(
-            worker_ops.settle_jobs(self.worker_id, batch, self._clock_now()), None
-        )
-        del self._results[: len(batch)]
+        self._results.clear()
+        return batch
+
+    def _give_back(self, batch: list[Settlement]) -> None:
+        """Outcomes whose write failed go back in front, to be written again (writing one
+        twice is harmless: settle_jobs only touches jobs this worker still holds)."""
+        self._results[:0] = batch
+        if batch:
+            self._results_ready.set()
+
+    def _settled(self, batch: list[Settlement]) -> None:
         if any(s.job_id in self._queued for s in batch):
             # A named queue may have a free place now: look for its next job.
             self._queued.difference_update(s.job_id for s in batch)
             self._wake.set()
+
+    async def _flush(self) -> None:
+        batch = self._take_results()
+        if not batch:
+            return
+        try:
+            await self.client.execute(
+                worker_ops.settle_jobs(self.worker_id, batch, self._clock_now())
+            )
+        except BaseException:
+            self._give_back(batch)
+            raise
+        self._settled(batch)
 
     async def _flush_all(self, deadline: float = 30.0) -> None:
         end = time.monotonic() + deadline
@@ -461,6 +489,10 @@ class Worker:
         while True:
             await self._results_ready.wait()
             self._results_ready.clear()
+            if self._more_maybe and not self._stopping.is_set():
+                # The fetch loop is about to fetch (its last fetch filled every slot) and
+                # writes pending outcomes with it, in one commit; flush only what it leaves.
+                await asyncio.sleep(0.05)
             try:
                 await self._flush()
                 errors = 0
@@ -493,13 +525,24 @@ class Worker:
         timeout = timedelta(seconds=self.options.rescue_after)
         next_beat = time.monotonic() + interval
         next_rescue = time.monotonic() + random.uniform(0, interval)
+        failed_beats = 0
         while True:
             due = next_beat if self._stopping.is_set() else min(next_beat, next_rescue)
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             try:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + interval
-                    await self._heartbeat()
+                    try:
+                        await self._heartbeat()
+                    except Exception:
+                        # Retry soon, not a whole interval later: after a network drop or a
+                        # database restart each pooled connection may fail once, and a live
+                        # worker must not miss rescue_after of heartbeats (its running jobs
+                        # would be rescued and run twice).
+                        failed_beats += 1
+                        next_beat = time.monotonic() + min(interval, 0.02 * 2**failed_beats)
+                        raise
+                    failed_beats = 0
                     oldest = await self._oldest_heartbeat_due(timeout)
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
