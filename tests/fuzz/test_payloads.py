@@ -71,10 +71,10 @@ def same_json(stored: Any, given_json: Any) -> bool:
             and all(same_json(a, b) for a, b in zip(stored, given_json, strict=True))
         )
     if isinstance(given_json, bool) or given_json is None or isinstance(given_json, str):
-        return stored == given_json
+        return bool(stored == given_json)
     assert isinstance(given_json, int | float)
     if isinstance(given_json, int) and isinstance(stored, int):
-        return stored == given_json
+        return bool(stored == given_json)
     return isinstance(stored, int | float) and math.isclose(stored, given_json, rel_tol=1e-15)
 
 

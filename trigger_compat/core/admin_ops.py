@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 
 from ..errors import InvalidJobError
 from .jobs import Job
-from .ops import Op, Row
+from .ops import Op, Row, plain_text
 
 JobState = Literal["waiting", "scheduled", "running", "retrying", "failed"]
 JOB_STATES: tuple[str, ...] = get_args(JobState)
@@ -41,7 +41,7 @@ def parse_duration(text: str, field: str = "duration") -> timedelta:
     seconds."""
     raw = text.strip().lower().replace(" ", "")
     if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return timedelta(seconds=float(raw))
+        return _duration(float(raw), text, field)
     pos = 0
     seconds = 0.0
     for match in _DURATION_PART.finditer(raw):
@@ -55,7 +55,14 @@ def parse_duration(text: str, field: str = "duration") -> timedelta:
             f"{text!r} is not a duration; use a number and a unit, "
             "e.g. 90s, 15m, 2h, 7d, 1w, 1h30m",
         )
-    return timedelta(seconds=seconds)
+    return _duration(seconds, text, field)
+
+
+def _duration(seconds: float, text: str, field: str) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidJobError(field, f"{text!r} is too long a duration") from None
 
 
 def parse_when(text: str, now: datetime, field: str = "run_at") -> datetime:
@@ -352,6 +359,9 @@ def list_jobs(
         raise InvalidJobError("state", f"{state!r} is not one of {', '.join(JOB_STATES)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**31 - 1:
         raise InvalidJobError("limit", f"must be a positive integer (got {limit!r})")
+    for name, value in (("task", task), ("queue", queue)):
+        if value is not None:
+            plain_text(name, value)
     return Op(
         "admin_list_jobs",
         {"task": task, "queue": queue, "state": state, "row_limit": limit},
@@ -384,6 +394,10 @@ class FailedSelection:
 
     task: str | None = None
     cutoff: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.task is not None:
+            plain_text("task", self.task)
 
     def params(self) -> dict[str, Any]:
         return {"task": self.task, "cutoff": self.cutoff}

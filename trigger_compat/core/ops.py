@@ -56,7 +56,7 @@ def _ids(field: str, ids: Iterable[int]) -> list[int]:
     return out
 
 
-def _plain_text(field: str, value: str) -> str:
+def plain_text(field: str, value: str) -> str:
     """``value`` if PostgreSQL can store it as text (no NUL, valid UTF-8), else raise."""
     if "\x00" in value:
         raise InvalidJobError(field, "must not contain NUL characters")
@@ -78,7 +78,7 @@ def error_text(message: str) -> str:
 def _worker_id(worker_id: object) -> str:
     if not isinstance(worker_id, str) or not worker_id:
         raise InvalidJobError("worker_id", "must be a non-empty string identifying the worker")
-    return _plain_text("worker_id", worker_id)
+    return plain_text("worker_id", worker_id)
 
 
 def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
@@ -90,7 +90,7 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
     for i, value in enumerate(out):
         if not isinstance(value, str):
             raise InvalidJobError(f"{field}[{i}]", f"must be a string (got {value!r})")
-        _plain_text(f"{field}[{i}]", value)
+        plain_text(f"{field}[{i}]", value)
     return out
 
 
