@@ -17,10 +17,10 @@ from support.processes import (
     DEADLINE_S,
     q,
     rows,
-    subprocess_env,
     wait_sync,
     worker_processes,
 )
+from support.processes import subprocess_env as _subprocess_env
 
 from trigger_compat.core.catalog import Catalog, load_catalog
 
@@ -37,6 +37,7 @@ __all__ = [
     "q",
     "rows",
     "start_worker_process",
+    "subprocess_env",
     "wait_for",
     "wait_sync",
     "worker_processes",
@@ -127,6 +128,11 @@ def execution_counts(db: psycopg.Connection[Any], schema: str) -> dict[int, int]
     return {int(r["job_id"]): int(r["n"]) for r in found}
 
 
+def subprocess_env() -> dict[str, str]:
+    """The environment of a child process of these tests: ``procs/`` on its import path."""
+    return _subprocess_env([PROCS])
+
+
 def start_worker_process(
     database_url: str, schema: str, *args: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
@@ -134,7 +140,7 @@ def start_worker_process(
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, str(PROCS / "worker_proc.py"), database_url, schema, *args],
-        env=subprocess_env([PROCS]),
+        env=subprocess_env(),
         stdout=out,
         stderr=subprocess.STDOUT,
     )
