@@ -173,12 +173,12 @@ class AsyncClient:
                             self._sql["migrate_lock"],
                             {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
                         )
-                        await cur.execute(self._sql["migrate_bootstrap"])
-                        await cur.execute(self._sql["migrate_applied"])
+                        await cur.execute(self._sql["migrate_bootstrap"], {})
+                        await cur.execute(self._sql["migrate_applied"], {})
                         todo = pending(self.schema, (row[0] for row in await cur.fetchall()))
                         if not todo:
                             return applied
-                        await cur.execute(self._sql["migrate_search_path"])
+                        await cur.execute(self._sql["migrate_search_path"], {})
                         await cur.execute(todo[0].sql)
                         await cur.execute(
                             self._sql["migrate_record"],

@@ -165,12 +165,12 @@ class Client:
                         self._sql["migrate_lock"],
                         {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
                     )
-                    cur.execute(self._sql["migrate_bootstrap"])
-                    cur.execute(self._sql["migrate_applied"])
+                    cur.execute(self._sql["migrate_bootstrap"], {})
+                    cur.execute(self._sql["migrate_applied"], {})
                     todo = pending(self.schema, (row[0] for row in cur.fetchall()))
                     if not todo:
                         return applied
-                    cur.execute(self._sql["migrate_search_path"])
+                    cur.execute(self._sql["migrate_search_path"], {})
                     cur.execute(todo[0].sql)
                     cur.execute(
                         self._sql["migrate_record"],

@@ -2,6 +2,7 @@
 
 Query files use ``{schema}`` where the (quoted) schema name goes; :func:`queries_for` fills it
 in with :mod:`psycopg.sql`, so a schema name can never change the meaning of a statement.
+Every query is executed with a parameter dict (``{}`` when it has none).
 """
 
 from __future__ import annotations
@@ -70,11 +71,32 @@ def check_schema_name(schema: str) -> str:
 def queries_for(schema: str) -> dict[str, str]:
     """Every query with the quoted schema name filled in, keyed by file name."""
     check_schema_name(schema)
-    ident = sql.Identifier(schema)
+    # Every query runs with parameters, so psycopg reads "%" as a placeholder even inside the
+    # quoted name: double it, or a schema named "a%s" would change the statement.
+    ident = sql.SQL(sql.Identifier(schema).as_string(None).replace("%", "%%"))
     return {
         name: sql.SQL(text).format(schema=ident).as_string(None)
         for name, text in _query_texts().items()
     }
+
+
+ROLE_KINDS = ("producer", "worker")
+
+
+def grant_sql(schema: str, kind: str, role: str) -> str:
+    """The statements that give ``role`` the rights of a producer (add jobs only) or a worker
+    (run jobs, no DDL) on ``schema``; run them as the schema owner. See sql/roles/*.sql."""
+    check_schema_name(schema)
+    if kind not in ROLE_KINDS:
+        raise InvalidJobError("kind", f"must be one of {', '.join(ROLE_KINDS)} (got {kind!r})")
+    if not isinstance(role, str) or not role or "\x00" in role:
+        raise InvalidJobError("role", "must be a non-empty role name without NUL characters")
+    text = _sql_dir().joinpath("roles", f"{kind}.sql").read_text(encoding="utf-8")
+    return (
+        sql.SQL(text)
+        .format(schema=sql.Identifier(schema), role=sql.Identifier(role))
+        .as_string(None)
+    )
 
 
 def notify_channel(schema: str) -> str:
