@@ -316,18 +316,7 @@ class Client:
         ``maxAttempts``, ``queueName``, ``priority``, ``flags``; per-call wins). Nothing is
         written when the payload or an option is invalid."""
         spec = plan_enqueue(require_catalog(self.catalog), identifier, payload, options)
-        return self.add_job(
-            spec.identifier,
-            spec.payload,
-            queue_name=spec.queue_name,
-            run_at=spec.run_at,
-            max_attempts=spec.max_attempts,
-            job_key=spec.job_key,
-            job_key_mode=spec.job_key_mode,
-            priority=spec.priority,
-            flags=spec.flags,
-            tx=tx,
-        )
+        return self.execute(ops.add_spec(self._now(), spec, self.max_payload_bytes), tx)
 
     def enqueue_many(
         self,

@@ -19,6 +19,7 @@ from .jobs import (
     has_lone_surrogate,
     order_batch_result,
     validate_job,
+    validate_spec,
     validate_specs,
 )
 
@@ -103,6 +104,14 @@ def add_job(
     **options: Any,
 ) -> Op[Job]:
     p = validate_job(identifier, payload, max_payload_bytes=max_payload_bytes, **options)
+    return Op("add_job", {**p.as_params(), "now": now}, _the_job)
+
+
+def add_spec(
+    now: datetime | None, spec: JobSpec, max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES
+) -> Op[Job]:
+    """``add_job`` for a :class:`JobSpec` (what ``enqueue`` plans)."""
+    p = validate_spec(spec, max_payload_bytes=max_payload_bytes)
     return Op("add_job", {**p.as_params(), "now": now}, _the_job)
 
 
