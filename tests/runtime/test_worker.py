@@ -675,3 +675,20 @@ async def test_run_once_runs_every_runnable_job_then_returns(
     assert [r["id"] for r in jobs_table(db, schema)] == [future.id]
     # It unregistered: nothing of it is left in the workers table.
     assert db.execute(q(schema, "select count(*) from {s}.workers")).fetchone() == (0,)
+
+
+async def test_an_error_message_with_nul_and_surrogates_is_stored(
+    aclient: AsyncClient, db: psycopg.Connection[Any], schema: str
+) -> None:
+    """PostgreSQL text cannot hold NUL: the message is stored with it escaped, and the worker
+    settles the job instead of failing to write its outcome."""
+
+    async def fail(payload: Any, job: Job) -> None:
+        raise RuntimeError("bad\x00byte \ud800")
+
+    job = await aclient.add_job("t", {})
+    worker = Worker(aclient, {"t": Task("t", fail)}, options=WorkerOptions(concurrency=1))
+    assert await worker.run_once() == 1
+    row = job_row(db, schema, job.id)
+    assert row is not None and row["locked_at"] is None and row["attempts"] == 1
+    assert row["last_error"] == "RuntimeError: bad\\x00byte ?"

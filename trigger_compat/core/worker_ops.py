@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .jobs import Job
-from .ops import Op, Row, fetch_jobs
+from .ops import Op, Row, error_text, fetch_jobs
 from .outcomes import Settlement
 
 
@@ -40,7 +40,7 @@ def settle_jobs(
             "worker_id": worker_id,
             "job_ids": [s.job_id for s in settlements],
             "outcomes": [s.outcome for s in settlements],
-            "errors": [s.error for s in settlements],
+            "errors": [None if s.error is None else error_text(s.error) for s in settlements],
             "run_ats": [s.run_at for s in settlements],
             "now": now,
         },
