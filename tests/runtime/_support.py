@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,9 +128,10 @@ def execution_counts(db: psycopg.Connection[Any], schema: str) -> dict[int, int]
     return {int(r["job_id"]): int(r["n"]) for r in found}
 
 
-def subprocess_env() -> dict[str, str]:
-    """The environment of a child process of these tests: ``procs/`` on its import path."""
-    return _subprocess_env([PROCS])
+def subprocess_env(extra_paths: Iterable[Path] = ()) -> dict[str, str]:
+    """The environment of a child process of these tests: ``procs/`` (and ``extra_paths``) on
+    its import path."""
+    return _subprocess_env([PROCS, *extra_paths])
 
 
 def start_worker_process(
