@@ -8,6 +8,7 @@ once and shared by every test process (pytest-xdist workers included).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -79,11 +80,16 @@ async def aclient(database_url: str, schema: str) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture()
-def private_server(tmp_path: Path) -> Iterator[Any]:
-    """A private embedded PostgreSQL in a tmp dir, for tests that stop or restart their
-    database (never the shared test server)."""
-    server = private_embedded_server(tmp_path / "pgdata")
+def private_server() -> Iterator[Any]:
+    """A private embedded PostgreSQL in a directory of its own, for tests that stop or restart
+    their database (never the shared test server). Not under pytest's tmp_path: another pytest
+    session may reset that tree's permissions, which the server's system user needs."""
+    base = Path(tempfile.mkdtemp(prefix="trigger-compat-private-pg-"))
     try:
-        yield server
+        server = private_embedded_server(base / "pgdata")
+        try:
+            yield server
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)

@@ -109,6 +109,7 @@ class Worker:
         self._clock = clock
         self._running: dict[int, tuple[asyncio.Task[None], AbortSignal]] = {}
         self._results: list[Settlement] = []
+        self._writing: set[int] = set()  # jobs whose outcome is being written right now
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -438,16 +439,19 @@ class Worker:
     def _take_results(self) -> list[Settlement]:
         batch = self._results[:]
         self._results.clear()
+        self._writing.update(s.job_id for s in batch)
         return batch
 
     def _give_back(self, batch: list[Settlement]) -> None:
         """Outcomes whose write failed go back in front, to be written again (writing one
         twice is harmless: settle_jobs only touches jobs this worker still holds)."""
         self._results[:0] = batch
+        self._writing.difference_update(s.job_id for s in batch)
         if batch:
             self._results_ready.set()
 
     def _settled(self, batch: list[Settlement]) -> None:
+        self._writing.difference_update(s.job_id for s in batch)
         if any(s.job_id in self._queued for s in batch):
             # A named queue may have a free place now: look for its next job.
             self._queued.difference_update(s.job_id for s in batch)
@@ -570,8 +574,9 @@ class Worker:
 
     async def _release_orphans(self) -> None:
         """Release jobs locked by this worker that it does not know about: a fetch whose
-        commit succeeded but whose answer was lost with the connection."""
-        known = [*self._running, *(s.job_id for s in self._results)]
+        commit succeeded but whose answer was lost with the connection. Jobs whose outcome is
+        being written are known: releasing one would let it run again."""
+        known = [*self._running, *(s.job_id for s in self._results), *self._writing]
         released = await self.client.execute(worker_ops.release_unknown_jobs(self.worker_id, known))
         if released:
             logger.warning(
