@@ -42,16 +42,16 @@ def test_sigkill_at_every_point(
 ) -> None:
     """Workers kill themselves before a fetch commits, mid-handler and between the handler's
     end and the write of its outcome; the test also SIGKILLs workers at random moments."""
-    plan = {"fetch": 2, "mid": 3, "after": 3}
+    plan = {"fetch": 2, "mid": 2, "after": 2}
     with FaultRun("sigkill", database_url, schema, tmp_path, seed=_seed(), fetch_hooks=True) as run:
-        run.add_jobs(150, plan)
+        run.add_jobs(120, plan)
         run.run(
             [
-                (30, run.kill_random_worker),
-                (60, lambda: run.add_jobs(100, plan)),
-                (100, run.kill_random_worker),
-                (150, run.kill_random_worker),
-                (150, run.kill_random_worker),
+                (25, run.kill_random_worker),
+                (50, lambda: run.add_jobs(80, plan)),
+                (90, run.kill_random_worker),
+                (130, run.kill_random_worker),
+                (130, run.kill_random_worker),
             ]
         )
         _finish(run, fault_table)
@@ -80,14 +80,14 @@ def test_terminate_every_worker_connection(
             assert found, "the workers have connections"
             run.fault("terminate_backend", len(found))
 
-        run.add_jobs(200)
+        run.add_jobs(160)
         run.run(
             [
-                (30, terminate),
-                (70, terminate),
-                (70, lambda: run.add_jobs(80)),
-                (130, terminate),
-                (190, terminate),
+                (25, terminate),
+                (60, terminate),
+                (60, lambda: run.add_jobs(60)),
+                (110, terminate),
+                (160, terminate),
             ]
         )
         _finish(run, fault_table)
@@ -106,14 +106,14 @@ def test_proxy_drops_connections(
                 assert dropped, "the workers connect through the proxy"
                 run.fault("proxy_drop", dropped)
 
-            run.add_jobs(200)
+            run.add_jobs(160)
             run.run(
                 [
-                    (30, drop),
-                    (70, drop),
-                    (70, lambda: run.add_jobs(80)),
-                    (130, drop),
-                    (190, drop),
+                    (25, drop),
+                    (60, drop),
+                    (60, lambda: run.add_jobs(60)),
+                    (110, drop),
+                    (160, drop),
                 ]
             )
             _finish(run, fault_table)
@@ -129,12 +129,12 @@ def test_database_stop_and_start(tmp_path: Path, private_server: Any, fault_tabl
             restart_server(private_server, mode)
             run.fault(f"db_restart_{mode}")
 
-        run.add_jobs(200)
+        run.add_jobs(160)
         run.run(
             [
-                (40, lambda: restart("fast")),
-                (90, lambda: run.add_jobs(80)),
-                (160, lambda: restart("immediate")),
+                (30, lambda: restart("fast")),
+                (70, lambda: run.add_jobs(60)),
+                (130, lambda: restart("immediate")),
             ]
         )
         _finish(run, fault_table)
