@@ -81,16 +81,22 @@ def test_identifiers_queues_and_keys_are_stored_verbatim(
 def test_hostile_schema_names(
     database_url: str, db: psycopg.Connection[Any], schema_name: str
 ) -> None:
-    before = relations(db)
+    # Other tests create and drop their own schemas meanwhile: watch public (what an
+    # injected statement would most likely hit) and the schema under test.
+    watched = {"public", schema_name}
+    before = {rel for rel in relations(db) if rel[0] in watched}
     try:
         with Client(database_url, schema=schema_name) as c:
             c.migrate()
             job = c.add_job("t", job_key="k")
             assert c.fetch_jobs("w")[0].id == job.id
-        after = relations(db)
+        after = {rel for rel in relations(db) if rel[0] in watched}
         added = after - before
         assert added and {n for n, _ in added} == {schema_name}
         assert before <= after
+        assert db.execute(
+            "select count(*) from pg_namespace where nspname = 'public'"
+        ).fetchone() == (1,)
     finally:
         db.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema_name)))
 
