@@ -22,6 +22,7 @@ import psycopg
 from ..async_client import AsyncClient
 from ..core import worker_ops
 from ..core.jobs import Job
+from ..core.ops import error_text
 from ..core.outcomes import (
     JobTimeoutError,
     OnFinalFailure,
@@ -419,7 +420,10 @@ class Worker:
         if not final:
             self.stats.retried += 1
         job_logger.warning(
-            "attempt %s of %s failed: %s", job.attempts, job.max_attempts, error_message(original)
+            "attempt %s of %s failed: %s",
+            job.attempts,
+            job.max_attempts,
+            error_text(error_message(original)),
         )
         self.events.emit("job:error", worker_id=self.worker_id, job=job, error=original)
         if final:
