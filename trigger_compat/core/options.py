@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, fiel
 
 from ..errors import InvalidJobError
 from .catalog import Catalog, TaskSettings
-from .jobs import JobSpec, check_aware
+from .jobs import MAX_ATTEMPTS_RANGE, PRIORITY_RANGE, JobSpec, check_aware
 from .payloads import validate_payload
 from .templates import TemplateError
 
@@ -112,6 +112,17 @@ def merge_job_spec(
         raise InvalidJobError(
             f"{field}.maxAttempts",
             f"must be ≥ 1 (got {opts.max_attempts}); leave it out to use the catalog's value",
+        )
+    if opts.max_attempts is not None and opts.max_attempts > MAX_ATTEMPTS_RANGE[1]:
+        raise InvalidJobError(
+            f"{field}.maxAttempts",
+            f"must be at most {MAX_ATTEMPTS_RANGE[1]} (got {opts.max_attempts})",
+        )
+    if opts.priority is not None and not PRIORITY_RANGE[0] <= opts.priority <= PRIORITY_RANGE[1]:
+        raise InvalidJobError(
+            f"{field}.priority",
+            f"must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]} (got {opts.priority});"
+            " smaller runs first",
         )
     run_at = check_aware(f"{field}.runAt", opts.run_at)
     # queueName: a templated catalog value always wins.
