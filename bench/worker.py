@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from enqueue import database
 
 from trigger_compat import AsyncClient, Client, Job, JobSpec
+from trigger_compat.core import worker_ops
 from trigger_compat.core.sqlfiles import notify_channel
 from trigger_compat.runtime.tasks import Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
@@ -155,7 +156,7 @@ def ready_count(conn: psycopg.Connection[Any], schema: str) -> int:
     row = conn.execute(
         sql.SQL(
             "select count(*) from {}.jobs where task_identifier = 'noop' and is_available"
-            " and run_at <= now()"
+            " and run_at <= now() and queue_name is null"
         ).format(sql.Identifier(schema))
     ).fetchone()
     assert row is not None
@@ -213,17 +214,27 @@ def w6(url: str, jobs: int) -> tuple[str, float, float]:
         future = datetime.now(UTC) + timedelta(days=30)
         for _ in range(0, jobs * 2, 5000):
             client.add_jobs([JobSpec(identifier="noop", run_at=future) for _ in range(5000)])
-        failed = client.add_jobs([JobSpec(identifier="noop", max_attempts=1) for _ in range(jobs)])
-        client.fetch_jobs("bench-failer", len(failed))
-        for job in failed:
-            client.fail_job(job.id, "failed for the benchmark")
+        failed = client.add_jobs(
+            [JobSpec(identifier="noop", max_attempts=1, run_at=future) for _ in range(jobs)]
+        )
+        # attempts = max_attempts: permanently failed, as a job whose last attempt failed.
+        client.reschedule_jobs([job.id for job in failed], attempts=1, run_at=datetime.now(UTC))
         for queue in ("incident-a", "incident-b"):
             client.add_jobs(
                 [JobSpec(identifier="noop", queue_name=queue) for _ in range(jobs // 5)]
             )
-        # One running job at the head of each queue, held by a live (heartbeating) worker.
+        # One running job at the head of each queue, held by a live worker: its heartbeat is
+        # dated an hour ahead so that no rescue releases the heads during the drain.
+        client.execute(worker_ops.heartbeat("bench-holder", "bench", "bench", 0, ["noop"]))
         held = client.fetch_jobs("bench-holder", 2)
-        assert {j.queue_name for j in held} >= {"incident-a", "incident-b"} or len(held) == 2
+        assert {j.queue_name for j in held} == {"incident-a", "incident-b"}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "update {}.workers set last_heartbeat_at = now() + interval '1 hour'"
+                " where worker_id = 'bench-holder'"
+            ).format(sql.Identifier(schema))
+        )
     add_ready(url, schema, jobs)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("analyze {}.jobs").format(sql.Identifier(schema)))
