@@ -12,8 +12,20 @@ from .outcomes import Settlement
 
 
 def heartbeat(
-    worker_id: str, name: str, hostname: str, pid: int, task_identifiers: Sequence[str] | None
-) -> Op[None]:
+    worker_id: str,
+    name: str,
+    hostname: str,
+    pid: int,
+    task_identifiers: Sequence[str] | None,
+    timeout: timedelta = timedelta(seconds=30),
+) -> Op[float | None]:
+    """Record a heartbeat; returns the seconds until the oldest heartbeat of another worker
+    is ``timeout`` old (None when there is no other worker): when a rescue is due."""
+
+    def parse(rows: list[Row]) -> float | None:
+        value = rows[0]["seconds"] if rows else None
+        return None if value is None else float(value)
+
     return Op(
         "heartbeat",
         {
@@ -22,8 +34,9 @@ def heartbeat(
             "hostname": hostname,
             "pid": pid,
             "task_identifiers": None if task_identifiers is None else list(task_identifiers),
+            "timeout": timeout,
         },
-        lambda rows: None,
+        parse,
     )
 
 
@@ -68,16 +81,6 @@ def _jobs(rows: list[Row]) -> list[Job]:
 
 def rescue_jobs(timeout: timedelta) -> Op[list[Job]]:
     return Op("rescue_jobs", {"timeout": timeout}, _jobs)
-
-
-def heartbeat_due(worker_id: str, timeout: timedelta) -> Op[float | None]:
-    """Seconds until the oldest heartbeat of another worker is ``timeout`` old."""
-
-    def parse(rows: list[Row]) -> float | None:
-        value = rows[0]["seconds"] if rows else None
-        return None if value is None else float(value)
-
-    return Op("heartbeat_due", {"worker_id": worker_id, "timeout": timeout}, parse)
 
 
 def release_unknown_jobs(worker_id: str, known: Sequence[int]) -> Op[list[int]]:

@@ -515,24 +515,30 @@ class Worker:
 
     # -- heartbeats and rescue ---------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
-        await self.client.execute(
+    async def _heartbeat(self) -> float | None:
+        """Beat; returns the seconds until another worker's heartbeat is rescue_after old."""
+        return await self.client.execute(
             worker_ops.heartbeat(
-                self.worker_id, self.name, socket.gethostname(), os.getpid(), self.task_identifiers
-            ),
-            None,
+                self.worker_id,
+                self.name,
+                socket.gethostname(),
+                os.getpid(),
+                self.task_identifiers,
+                timedelta(seconds=self.options.rescue_after),
+            )
         )
 
     async def _maintenance_loop(self) -> None:
         """Heartbeat every ``rescue_after / 3`` seconds, until the worker has stopped (running
         jobs still belong to a live process during a graceful shutdown), and rescue the jobs
-        of lost workers: at the same pace, and also right when the oldest heartbeat of
-        another worker becomes ``rescue_after`` old, so that a crashed worker's jobs are
-        released within ``rescue_after`` of its last heartbeat."""
+        of lost workers: right when the oldest heartbeat of another worker becomes
+        ``rescue_after`` old (each heartbeat tells when), so that a crashed worker's jobs are
+        released within ``rescue_after`` of its last heartbeat; and every ``rescue_after``
+        for jobs locked by processes that never registered."""
         interval = self.options.rescue_after / 3
         timeout = timedelta(seconds=self.options.rescue_after)
         next_beat = time.monotonic() + interval
-        next_rescue = time.monotonic() + random.uniform(0, interval)
+        next_rescue = time.monotonic() + random.uniform(0, self.options.rescue_after)
         failed_beats = 0
         while True:
             due = next_beat if self._stopping.is_set() else min(next_beat, next_rescue)
@@ -541,7 +547,7 @@ class Worker:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + interval
                     try:
-                        await self._heartbeat()
+                        oldest = await self._heartbeat()
                     except Exception:
                         # Retry soon, not a whole interval later: after a network drop or a
                         # database restart each pooled connection may fail once, and a live
@@ -551,21 +557,16 @@ class Worker:
                         next_beat = time.monotonic() + min(interval, 0.02 * 2**failed_beats)
                         raise
                     failed_beats = 0
-                    oldest = await self._oldest_heartbeat_due(timeout)
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
                         next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
                 if not self._stopping.is_set() and time.monotonic() >= next_rescue:
-                    next_rescue = time.monotonic() + interval
+                    next_rescue = time.monotonic() + self.options.rescue_after
                     await self._rescue(timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("heartbeat or rescue failed (%s); will retry", exc)
-
-    async def _oldest_heartbeat_due(self, timeout: timedelta) -> float | None:
-        """Seconds until the oldest heartbeat of another worker is ``timeout`` old."""
-        return await self.client.execute(worker_ops.heartbeat_due(self.worker_id, timeout))
 
     async def _rescue(self, timeout: timedelta) -> None:
         rescued = await self.client.execute(worker_ops.rescue_jobs(timeout), None)

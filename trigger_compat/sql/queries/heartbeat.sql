@@ -1,2 +1,8 @@
-select {schema}.heartbeat(
-    %(worker_id)s, %(name)s, %(hostname)s, %(pid)s::integer, %(task_identifiers)s::text[])
+-- Record this worker's heartbeat, and answer in the same statement how many seconds remain
+-- until the oldest heartbeat of another worker is `timeout` old (null: no other worker).
+select extract(epoch from min(w.last_heartbeat_at) + %(timeout)s::interval - pg_catalog.now())::float8
+       as seconds
+  from (select {schema}.heartbeat(
+            %(worker_id)s, %(name)s, %(hostname)s, %(pid)s::integer,
+            %(task_identifiers)s::text[])) as beat
+  left join {schema}.workers w on w.worker_id <> %(worker_id)s
