@@ -92,7 +92,6 @@ def test_producer_cannot_read_change_or_delete_jobs(roles: dict[str, str], clien
         "select * from {s}.reschedule_jobs(array[1]::bigint[])",
         "select * from {s}.force_unlock_workers(array['w'])",
         "select {s}.set_queue_concurrency('q', 5)",
-        "select * from {s}.add_job_row('direct')",
         "create table {s}.mine (x int)",
         "drop table {s}.jobs",
         "alter table {s}.jobs add column x int",
@@ -108,7 +107,7 @@ def test_producer_cannot_redefine_the_functions(roles: dict[str, str], client: C
         q(
             client.schema,
             "alter function {s}.add_job(text, jsonb, text, timestamptz, integer, "
-            "text, integer, text[], text, timestamptz) security invoker",
+            "text, integer, text[], text, timestamptz, boolean) security invoker",
         ),
     )
     denied(
@@ -160,7 +159,7 @@ def test_worker_has_no_ddl(roles: dict[str, str], client: Client) -> None:
         "alter table {s}.jobs add column x int",
         "create index on {s}.jobs (payload)",
         "drop function {s}.add_job(text, jsonb, text, timestamptz, integer, text, integer, "
-        "text[], text, timestamptz)",
+        "text[], text, timestamptz, boolean)",
         "create function {s}.x() returns int language sql as 'select 1'",
         "insert into {s}.migrations (version, name) values (999, 'x')",
         "delete from {s}.migrations",

@@ -71,108 +71,10 @@ as $$
                 else (select jsonb_object_agg(f, true) from unnest(flags) as f) end
 $$;
 
--- add_job_row: the work of add_job without the wake-up notification (add_jobs notifies once
--- for its whole batch). graphile-worker 0.16 job-key semantics, without the lost-row race
--- (graphile issue #580): a keyed add always returns a row.
-create function add_job_row(
-    identifier   text,
-    payload      jsonb       default null,
-    queue_name   text        default null,
-    run_at       timestamptz default null,
-    max_attempts integer     default null,
-    job_key      text        default null,
-    priority     integer     default null,
-    flags        text[]      default null,
-    job_key_mode text        default 'replace',
-    now          timestamptz default null
-) returns jobs
-language plpgsql volatile
-set search_path from current
-as $$
-#variable_conflict use_column
-declare
-    v_job      jobs;
-    v_payload  jsonb       := coalesce(add_job_row.payload, '{}'::jsonb);
-    v_run_at   timestamptz := coalesce(add_job_row.run_at, add_job_row.now, pg_catalog.now());
-    v_max      integer     := coalesce(add_job_row.max_attempts, 25);
-    v_priority integer     := coalesce(add_job_row.priority, 0);
-    v_flags    jsonb       := case when add_job_row.flags is not null
-                                   then flags_object(add_job_row.flags) end;
-    v_mode     text        := coalesce(add_job_row.job_key_mode, 'replace');
-begin
-    if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
-        raise exception 'invalid job_key_mode %', v_mode
-            using errcode = '22023',
-                  hint = 'use replace, preserve_run_at or unsafe_dedupe';
-    end if;
-
-    if add_job_row.queue_name is not null then
-        insert into job_queues (queue_name) values (add_job_row.queue_name) on conflict do nothing;
-    end if;
-
-    if add_job_row.job_key is null then
-        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, priority, flags)
-        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, v_priority, v_flags)
-        returning * into v_job;
-        return v_job;
-    end if;
-
-    if v_mode = 'unsafe_dedupe' then
-        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, add_job_row.job_key,
-                v_priority, v_flags)
-        on conflict (key) do update
-            set revision = jobs.revision + 1, updated_at = pg_catalog.now()
-        returning * into v_job;
-        if v_job.revision = 0 then
-            end if;
-        return v_job;
-    end if;
-
-    loop
-        -- An available job holds the key: update it in place.
-        update jobs
-           set task_identifier = add_job_row.identifier,
-               payload = case when jsonb_typeof(jobs.payload) = 'array'
-                               and jsonb_typeof(v_payload) = 'array'
-                              then jobs.payload || v_payload else v_payload end,
-               queue_name = add_job_row.queue_name,
-               run_at = case when v_mode = 'preserve_run_at' and jobs.attempts = 0
-                             then jobs.run_at else v_run_at end,
-               max_attempts = v_max,
-               priority = v_priority,
-               flags = v_flags,
-               attempts = 0,
-               last_error = null,
-               revision = jobs.revision + 1,
-               updated_at = pg_catalog.now()
-         where key = add_job_row.job_key and is_available
-        returning * into v_job;
-        if found then
-                return v_job;
-        end if;
-
-        -- A running or permanently failed job holds the key: it keeps running (or stays
-        -- failed) without its key and can no longer retry.
-        update jobs
-           set key = null, attempts = jobs.max_attempts, updated_at = pg_catalog.now()
-         where key = add_job_row.job_key and not is_available;
-
-        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
-        values (add_job_row.identifier, v_payload, add_job_row.queue_name, v_run_at, v_max, add_job_row.job_key,
-                v_priority, v_flags)
-        on conflict (key) do nothing
-        returning * into v_job;
-        if found then
-                return v_job;
-        end if;
-        -- Another transaction inserted the key meanwhile: go round and update that row.
-    end loop;
-end
-$$;
-
--- add_job: add one job (graphile-worker's SQL API, same named arguments) and wake the workers;
--- an unsafe_dedupe add that found its job already there wakes nobody.
+-- add_job: add one job (graphile-worker's SQL API, same named arguments) with graphile-worker
+-- 0.16 job-key semantics, without the lost-row race (graphile issue #580): a keyed add always
+-- returns a row. wake => false leaves the wake-up NOTIFY to the caller (add_jobs sends one for
+-- its whole batch); an unsafe_dedupe add that found its job already there wakes nobody.
 create function add_job(
     identifier   text,
     payload      jsonb       default null,
@@ -183,20 +85,101 @@ create function add_job(
     priority     integer     default null,
     flags        text[]      default null,
     job_key_mode text        default 'replace',
-    now          timestamptz default null
+    now          timestamptz default null,
+    wake         boolean     default true
 ) returns jobs
 language plpgsql volatile
 set search_path from current
 as $$
+#variable_conflict use_column
 declare
-    v_job jobs;
+    v_job      jobs;
+    v_payload  jsonb       := coalesce(add_job.payload, '{}'::jsonb);
+    v_run_at   timestamptz := coalesce(add_job.run_at, add_job.now, pg_catalog.now());
+    v_max      integer     := coalesce(add_job.max_attempts, 25);
+    v_priority integer     := coalesce(add_job.priority, 0);
+    v_flags    jsonb       := case when add_job.flags is not null
+                                   then flags_object(add_job.flags) end;
+    v_mode     text        := coalesce(add_job.job_key_mode, 'replace');
 begin
-    v_job := add_job_row(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                         priority, flags, job_key_mode, now);
-    if v_job.revision = 0 or coalesce(job_key_mode, 'replace') <> 'unsafe_dedupe' then
-        perform notify_jobs(1);
+    if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
+        raise exception 'invalid job_key_mode %', v_mode
+            using errcode = '22023',
+                  hint = 'use replace, preserve_run_at or unsafe_dedupe';
     end if;
-    return v_job;
+
+    if add_job.queue_name is not null then
+        insert into job_queues (queue_name) values (add_job.queue_name) on conflict do nothing;
+    end if;
+
+    if add_job.job_key is null then
+        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, priority, flags)
+        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, v_priority, v_flags)
+        returning * into v_job;
+        if add_job.wake then
+            perform notify_jobs(1);
+        end if;
+        return v_job;
+    end if;
+
+    if v_mode = 'unsafe_dedupe' then
+        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
+        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, add_job.job_key,
+                v_priority, v_flags)
+        on conflict (key) do update
+            set revision = jobs.revision + 1, updated_at = pg_catalog.now()
+        returning * into v_job;
+        if add_job.wake and v_job.revision = 0 then
+            perform notify_jobs(1);
+        end if;
+        return v_job;
+    end if;
+
+    loop
+        -- An available job holds the key: update it in place.
+        update jobs
+           set task_identifier = add_job.identifier,
+               payload = case when jsonb_typeof(jobs.payload) = 'array'
+                               and jsonb_typeof(v_payload) = 'array'
+                              then jobs.payload || v_payload else v_payload end,
+               queue_name = add_job.queue_name,
+               run_at = case when v_mode = 'preserve_run_at' and jobs.attempts = 0
+                             then jobs.run_at else v_run_at end,
+               max_attempts = v_max,
+               priority = v_priority,
+               flags = v_flags,
+               attempts = 0,
+               last_error = null,
+               revision = jobs.revision + 1,
+               updated_at = pg_catalog.now()
+         where key = add_job.job_key and is_available
+        returning * into v_job;
+        if found then
+            if add_job.wake then
+                perform notify_jobs(1);
+            end if;
+            return v_job;
+        end if;
+
+        -- A running or permanently failed job holds the key: it keeps running (or stays
+        -- failed) without its key and can no longer retry.
+        update jobs
+           set key = null, attempts = jobs.max_attempts, updated_at = pg_catalog.now()
+         where key = add_job.job_key and not is_available;
+
+        insert into jobs (task_identifier, payload, queue_name, run_at, max_attempts, key, priority, flags)
+        values (add_job.identifier, v_payload, add_job.queue_name, v_run_at, v_max, add_job.job_key,
+                v_priority, v_flags)
+        on conflict (key) do nothing
+        returning * into v_job;
+        if found then
+            if add_job.wake then
+                perform notify_jobs(1);
+            end if;
+            return v_job;
+        end if;
+        -- Another transaction inserted the key meanwhile: go round and update that row.
+    end loop;
 end
 $$;
 
@@ -265,14 +248,15 @@ begin
          where s.job_key is not null
          order by s.job_key
     loop
-        v_job := add_job_row(
+        v_job := add_job(
             v_spec.identifier, v_spec.payload, v_spec.queue_name,
             coalesce(v_spec.run_at, v_now), v_spec.max_attempts, v_spec.job_key,
             v_spec.priority,
             (select array_agg(k) from jsonb_object_keys(v_spec.flags) as k),
             case when coalesce(v_spec.mode, 'replace') = 'replace' and add_jobs.job_key_preserve_run_at
                  then 'preserve_run_at' else coalesce(v_spec.mode, 'replace') end,
-            v_now);
+            v_now,
+            false);
         return next v_job;
     end loop;
     if cardinality(add_jobs.identifiers) > 0 then

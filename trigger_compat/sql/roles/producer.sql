@@ -7,7 +7,7 @@
 -- caller cannot substitute objects of its own. EXECUTE on every function of the schema is
 -- revoked from PUBLIC (PostgreSQL grants it by default), so only granted roles can call them.
 alter function {schema}.add_job(text, jsonb, text, timestamptz, integer, text, integer, text[],
-                                 text, timestamptz) security definer;
+                                 text, timestamptz, boolean) security definer;
 alter function {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[],
                                   integer[], jsonb[], text[], boolean, timestamptz)
     security definer;
@@ -15,7 +15,7 @@ revoke execute on all functions in schema {schema} from public;
 grant usage on schema {schema} to {role};
 grant execute on function
     {schema}.add_job(text, jsonb, text, timestamptz, integer, text, integer, text[], text,
-                     timestamptz),
+                     timestamptz, boolean),
     {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[],
                       jsonb[], text[], boolean, timestamptz)
     to {role};
