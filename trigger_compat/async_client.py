@@ -10,7 +10,6 @@ from os import PathLike
 from typing import Any, TypeAlias, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from .core import ops
@@ -25,6 +24,7 @@ from .core.jobs import (
 )
 from .core.migrations import MIGRATION_LOCK_CLASS, pending
 from .core.options import JobOptions, plan_enqueue, plan_enqueue_many
+from .core.rows import has_rows, row_factory
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 
 T = TypeVar("T")
@@ -135,9 +135,9 @@ class AsyncClient:
     async def execute(self, op: ops.Op[T], tx: psycopg.AsyncConnection[Any] | None = None) -> T:
         """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
         with self._errors():
-            async with self._connection(tx) as conn, conn.cursor(row_factory=dict_row) as cur:
+            async with self._connection(tx) as conn, conn.cursor(row_factory=row_factory) as cur:
                 await cur.execute(self._sql[op.query], op.params)
-                rows = await cur.fetchall() if cur.description is not None else []
+                rows = await cur.fetchall() if has_rows(cur) else []
         return op.parse(rows)
 
     def _now(self) -> datetime | None:
