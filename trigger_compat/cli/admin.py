@@ -375,7 +375,7 @@ def list_jobs(
 @jobs.command("show")
 @_db_options
 @_json_option
-@click.argument("job_id", type=click.IntRange(min=1))
+@click.argument("job_id", type=click.IntRange(min=1, max=2**63 - 1))
 def show_job(
     database_url: str | None,
     schema: str | None,
@@ -457,6 +457,34 @@ def _run_failed_batches(
             after = ids[-1]
 
 
+def _on_failed_jobs(
+    client: Client,
+    selection: ao.FailedSelection,
+    batch_op: Callable[[ao.FailedSelection, int, int, int], ops.Op[list[int]]],
+    question: str,
+    doing: str,
+    done_word: str,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+) -> None:
+    """Count the failed jobs of ``selection``, confirm, act on them in batches up to the
+    highest id counted (never more than confirmed), and report."""
+    total, max_id = client.execute(ao.count_failed(selection), None)
+    if total == 0:
+        _summary(as_json, {done_word: 0, "statements": 0}, "no failed jobs match; nothing to do")
+        return
+    _confirm(question.format(_plural(total, "failed job")), yes)
+    done, statements = _run_failed_batches(
+        client, batch_op, selection, max_id, total, batch_size, doing
+    )
+    _summary(
+        as_json,
+        {done_word: done, "matched": total, "statements": statements},
+        f"{done_word} {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
+    )
+
+
 @main.command()
 @_db_options
 @_json_option
@@ -508,22 +536,10 @@ def retry(
                 + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
             )
             return
-        selection = ao.FailedSelection(task, cutoff)
-        total, max_id = client.execute(ao.count_failed(selection), None)
-        if total == 0:
-            _summary(
-                as_json, {"retried": 0, "statements": 0}, "no failed jobs match; nothing to do"
-            )
-            return
-        _confirm(f"Retry {_plural(total, 'failed job')} now, attempts reset?", yes)
-        done, statements = _run_failed_batches(
-            client, ao.retry_failed_batch, selection, max_id, total, batch_size, "retrying"
-        )
-    _summary(
-        as_json,
-        {"retried": done, "matched": total, "statements": statements},
-        f"retried {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
-    )
+        _on_failed_jobs(
+            client, ao.FailedSelection(task, cutoff), ao.retry_failed_batch,
+            "Retry {} now, attempts reset?", "retrying", "retried", as_json, yes, batch_size,
+        )  # fmt: skip
 
 
 @main.command()
@@ -667,23 +683,11 @@ def clean(
         raise click.UsageError("clean deletes failed jobs only: pass --failed")
     with _handled():
         cutoff = _now() - ao.parse_duration(older_than, "--older-than")
-    selection = ao.FailedSelection(task, cutoff)
     with _client(database_url, schema, catalog_path) as client, _handled():
-        total, max_id = client.execute(ao.count_failed(selection), None)
-        if total == 0:
-            _summary(
-                as_json, {"deleted": 0, "statements": 0}, "no failed jobs match; nothing to do"
-            )
-            return
-        _confirm(f"Delete {_plural(total, 'failed job')}?", yes)
-        done, statements = _run_failed_batches(
-            client, ao.clean_failed_batch, selection, max_id, total, batch_size, "deleting"
-        )
-    _summary(
-        as_json,
-        {"deleted": done, "matched": total, "statements": statements},
-        f"deleted {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
-    )
+        _on_failed_jobs(
+            client, ao.FailedSelection(task, cutoff), ao.clean_failed_batch,
+            "Delete {}?", "deleting", "deleted", as_json, yes, batch_size,
+        )  # fmt: skip
 
 
 # -- enqueue -----------------------------------------------------------------------------

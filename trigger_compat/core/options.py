@@ -17,7 +17,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from ..errors import InvalidJobError
 from .catalog import Catalog, TaskSettings
@@ -44,7 +52,7 @@ class JobOptions(BaseModel):
     max_attempts: StrictInt | None = Field(None, alias="maxAttempts")
     queue_name: Annotated[str, Strict()] | None = Field(None, alias="queueName")
     priority: StrictInt | None = None
-    flags: tuple[Annotated[str, Strict()], ...] | None = None
+    flags: tuple[Annotated[str, Strict(), StringConstraints(min_length=1)], ...] | None = None
 
     @field_validator("flags", mode="before")
     @classmethod
