@@ -54,9 +54,9 @@ def _ids(field: str, ids: Iterable[int]) -> list[int]:
     for i, value in enumerate(out):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidJobError(f"{field}[{i}]", f"must be an integer job id (got {value!r})")
-        if not 1 <= value <= 2**63 - 1:
+        if not -(2**63) <= value <= 2**63 - 1:
             raise InvalidJobError(
-                f"{field}[{i}]", f"must be a job id between 1 and 2^63 - 1 (got {value})"
+                f"{field}[{i}]", f"must fit a bigint, as job ids do (got {value})"
             )
     return out
 
