@@ -1,12 +1,14 @@
-"""trigger-compat: a PostgreSQL job queue with trigger.dev ZodWorker / graphile-worker semantics."""
+"""trigger-compat: a PostgreSQL job queue with trigger.dev ZodWorker / graphile-worker semantics.
 
-from .async_client import AsyncClient
-from .client import Client
-from .core.catalog import Catalog, load_catalog
-from .core.jobs import Job, JobKeyMode, JobSpec
-from .core.options import JobOptions
-from .core.outcomes import JobCancel, JobSnooze
-from .core.sqlfiles import DEFAULT_SCHEMA
+The names below are imported on first use, so that ``import trigger_compat`` (and with it a
+worker, a probe or a CLI command) loads only the modules it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     CatalogError,
     CatalogRequiredError,
@@ -22,10 +24,37 @@ from .errors import (
     TriggerCompatError,
     UnknownTaskError,
 )
-from .runtime.worker import Worker, WorkerOptions
-from .runtime.zodworker import ZodWorker
+
+if TYPE_CHECKING:
+    from .async_client import AsyncClient
+    from .client import Client
+    from .core.catalog import Catalog, load_catalog
+    from .core.jobs import Job, JobKeyMode, JobSpec
+    from .core.options import JobOptions
+    from .core.outcomes import JobCancel, JobSnooze
+    from .core.sqlfiles import DEFAULT_SCHEMA
+    from .runtime.worker import Worker, WorkerOptions
+    from .runtime.zodworker import ZodWorker
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (the errors above are imported at once: small)
+_HOMES: dict[str, str] = {
+    "AsyncClient": ".async_client",
+    "Client": ".client",
+    "Catalog": ".core.catalog",
+    "load_catalog": ".core.catalog",
+    "Job": ".core.jobs",
+    "JobKeyMode": ".core.jobs",
+    "JobSpec": ".core.jobs",
+    "JobOptions": ".core.options",
+    "JobCancel": ".core.outcomes",
+    "JobSnooze": ".core.outcomes",
+    "DEFAULT_SCHEMA": ".core.sqlfiles",
+    "Worker": ".runtime.worker",
+    "WorkerOptions": ".runtime.worker",
+    "ZodWorker": ".runtime.zodworker",
+}
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -57,3 +86,16 @@ __all__ = [
     "__version__",
     "load_catalog",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'trigger_compat' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

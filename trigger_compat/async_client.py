@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from os import PathLike
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from .core import ops
-from .core.catalog import Catalog, require_catalog, resolve_catalog
 from .core.dberrors import translate
 from .core.jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -23,13 +22,16 @@ from .core.jobs import (
     check_max_payload_bytes,
 )
 from .core.migrations import MIGRATION_LOCK_CLASS, pending
-from .core.options import JobOptions, plan_enqueue, plan_enqueue_many
 from .core.rows import has_rows, row_factory
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 
+if TYPE_CHECKING:
+    from .core.catalog import Catalog
+    from .core.options import JobOptions
+
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-Options: TypeAlias = JobOptions | Mapping[str, Any] | None
+Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 
 
 class AsyncClient:
@@ -60,7 +62,12 @@ class AsyncClient:
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
-        self.catalog = resolve_catalog(catalog)
+        self.catalog: Catalog | None = None
+        if catalog is not None:
+            # The catalog machinery (YAML, JSON Schema) loads only for clients that use it.
+            from .core.catalog import resolve_catalog
+
+            self.catalog = resolve_catalog(catalog)
         if schema is None:
             schema = (self.catalog and self.catalog.database_schema) or DEFAULT_SCHEMA
         self.schema = check_schema_name(schema)
@@ -139,6 +146,11 @@ class AsyncClient:
                 await cur.execute(self._sql[op.query], op.params)
                 rows = await cur.fetchall() if has_rows(cur) else []
         return op.parse(rows)
+
+    def _require_catalog(self) -> Catalog:
+        from .core.catalog import require_catalog
+
+        return require_catalog(self.catalog)
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -327,7 +339,9 @@ class AsyncClient:
         catalog settings are merged with ``options`` (``runAt``, ``jobKey``, ``jobKeyMode``,
         ``maxAttempts``, ``queueName``, ``priority``, ``flags``; per-call wins). Nothing is
         written when the payload or an option is invalid."""
-        spec = plan_enqueue(require_catalog(self.catalog), identifier, payload, options)
+        from .core.options import plan_enqueue
+
+        spec = plan_enqueue(self._require_catalog(), identifier, payload, options)
         return await self.execute(ops.add_spec(self._now(), spec, self.max_payload_bytes), tx)
 
     async def enqueue_many(
@@ -338,7 +352,9 @@ class AsyncClient:
     ) -> list[Job]:
         """:meth:`enqueue` for each ``(identifier, payload[, options])``, in one round trip;
         every item is checked before anything is written."""
-        specs = plan_enqueue_many(require_catalog(self.catalog), items)
+        from .core.options import plan_enqueue_many
+
+        specs = plan_enqueue_many(self._require_catalog(), items)
         return await self.add_jobs(specs, tx=tx)
 
     async def dequeue(

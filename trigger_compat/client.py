@@ -7,13 +7,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from os import PathLike
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from .core import ops
-from .core.catalog import Catalog, require_catalog, resolve_catalog
 from .core.dberrors import translate
 from .core.jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -23,13 +22,16 @@ from .core.jobs import (
     check_max_payload_bytes,
 )
 from .core.migrations import MIGRATION_LOCK_CLASS, pending
-from .core.options import JobOptions, plan_enqueue, plan_enqueue_many
 from .core.rows import has_rows, row_factory
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 
+if TYPE_CHECKING:
+    from .core.catalog import Catalog
+    from .core.options import JobOptions
+
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-Options: TypeAlias = JobOptions | Mapping[str, Any] | None
+Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 
 
 class Client:
@@ -60,7 +62,12 @@ class Client:
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
-        self.catalog = resolve_catalog(catalog)
+        self.catalog: Catalog | None = None
+        if catalog is not None:
+            # The catalog machinery (YAML, JSON Schema) loads only for clients that use it.
+            from .core.catalog import resolve_catalog
+
+            self.catalog = resolve_catalog(catalog)
         if schema is None:
             schema = (self.catalog and self.catalog.database_schema) or DEFAULT_SCHEMA
         self.schema = check_schema_name(schema)
@@ -136,6 +143,11 @@ class Client:
             cur.execute(self._sql[op.query], op.params)
             rows = cur.fetchall() if has_rows(cur) else []
         return op.parse(rows)
+
+    def _require_catalog(self) -> Catalog:
+        from .core.catalog import require_catalog
+
+        return require_catalog(self.catalog)
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -319,7 +331,9 @@ class Client:
         catalog settings are merged with ``options`` (``runAt``, ``jobKey``, ``jobKeyMode``,
         ``maxAttempts``, ``queueName``, ``priority``, ``flags``; per-call wins). Nothing is
         written when the payload or an option is invalid."""
-        spec = plan_enqueue(require_catalog(self.catalog), identifier, payload, options)
+        from .core.options import plan_enqueue
+
+        spec = plan_enqueue(self._require_catalog(), identifier, payload, options)
         return self.execute(ops.add_spec(self._now(), spec, self.max_payload_bytes), tx)
 
     def enqueue_many(
@@ -330,7 +344,9 @@ class Client:
     ) -> list[Job]:
         """:meth:`enqueue` for each ``(identifier, payload[, options])``, in one round trip;
         every item is checked before anything is written."""
-        specs = plan_enqueue_many(require_catalog(self.catalog), items)
+        from .core.options import plan_enqueue_many
+
+        specs = plan_enqueue_many(self._require_catalog(), items)
         return self.add_jobs(specs, tx=tx)
 
     def dequeue(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:

@@ -215,3 +215,32 @@ def test_fetch_jobs_reads_jobs_through_the_indexes_only(database_url: str, big_s
     assert after["seq_scan"] == before["seq_scan"]
     assert after["jobs_fetch_idx"] > before["jobs_fetch_idx"]
     assert after["jobs_queue_fetch_idx"] > before["jobs_queue_fetch_idx"]
+
+
+def test_every_public_name_resolves() -> None:
+    import trigger_compat
+
+    for name in trigger_compat.__all__:
+        assert getattr(trigger_compat, name) is not None, name
+    assert sorted(dir(trigger_compat)) == sorted(trigger_compat.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = trigger_compat.Nope  # type: ignore[attr-defined]
+
+
+def test_a_client_without_a_catalog_does_not_load_the_catalog_machinery() -> None:
+    """A producer or a plain worker loads neither YAML nor JSON Schema (memory, start-up)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from trigger_compat import AsyncClient, Client, Worker\n"
+        "Client('postgresql://nobody@127.0.0.1:1/none')\n"
+        "heavy = sorted(m for m in ('yaml', 'jsonschema', 'trigger_compat.core.catalog')"
+        " if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == ""

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from pydantic import BaseModel
 
 from trigger_compat import AsyncClient
 from trigger_compat.core.jobs import Job
 from trigger_compat.core.outcomes import JobCancel, JobSnooze
+from trigger_compat.core.sqlfiles import notify_channel
 from trigger_compat.runtime.tasks import Helpers, Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
 from trigger_compat.runtime.zodworker import ZodWorker
@@ -531,20 +533,22 @@ async def test_events_fire_with_the_job(aclient: AsyncClient) -> None:
 # -- LISTEN and polling ------------------------------------------------------------------------
 
 
+def signalling_worker(aclient: AsyncClient, done: asyncio.Event, **options: Any) -> Worker:
+    """A worker whose one task, "t", sets ``done``."""
+
+    async def handler(payload: Any, job: Job) -> None:
+        done.set()
+
+    settings = {"concurrency": 2, "rescue_after": 30, **options}
+    return Worker(aclient, {"t": Task("t", handler)}, options=WorkerOptions(**settings))
+
+
 async def test_listen_wakes_an_idle_worker_before_its_poll_interval(aclient: AsyncClient) -> None:
     poll = 60.0
     done = asyncio.Event()
     listening = asyncio.Event()
     idle = asyncio.Event()
-
-    async def handler(payload: Any, job: Job) -> None:
-        done.set()
-
-    worker = Worker(
-        aclient,
-        {"t": Task("t", handler)},
-        options=WorkerOptions(concurrency=2, poll_interval=poll, rescue_after=30),
-    )
+    worker = signalling_worker(aclient, done, poll_interval=poll)
     worker.on("pool:listen:success", lambda e: listening.set())
     worker.on("worker:getJob:empty", lambda e: idle.set())
     async with running(worker):
@@ -560,18 +564,38 @@ async def test_listen_wakes_an_idle_worker_before_its_poll_interval(aclient: Asy
         assert worker.stats.fetches <= fetches + 2
 
 
+async def test_a_lost_listen_connection_is_replaced_and_wakes_the_worker_again(
+    aclient: AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    """The LISTEN connection's backend is terminated while the worker idles: the worker
+    notices (no timer runs while it waits), reconnects, and a new job wakes it well before
+    its minute-long poll."""
+    poll = 60.0
+    done = asyncio.Event()
+    successes: list[str] = []
+    errors: list[str] = []
+    worker = signalling_worker(aclient, done, poll_interval=poll)
+    worker.on("pool:listen:success", lambda e: successes.append(e["event"]))
+    worker.on("pool:listen:error", lambda e: errors.append(e["event"]))
+    channel = notify_channel(aclient.schema)
+    async with running(worker):
+        await wait_for(lambda: len(successes) == 1, "LISTEN")
+        killed = db.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where query = %s and pid <> pg_backend_pid()",
+            [sql.SQL("listen {}").format(sql.Identifier(channel)).as_string(db)],
+        ).fetchall()
+        assert killed == [(True,)]
+        await wait_for(lambda: len(successes) == 2, "LISTEN again", timeout=30)
+        assert errors, "the lost connection was noticed"
+        await aclient.add_job("t", {})
+        await asyncio.wait_for(done.wait(), poll / 2)
+
+
 async def test_poll_only_mode(aclient: AsyncClient) -> None:
     done = asyncio.Event()
     events: list[str] = []
-
-    async def handler(payload: Any, job: Job) -> None:
-        done.set()
-
-    worker = Worker(
-        aclient,
-        {"t": Task("t", handler)},
-        options=WorkerOptions(concurrency=2, poll_interval=0.1, listen=False, rescue_after=30),
-    )
+    worker = signalling_worker(aclient, done, poll_interval=0.1, listen=False)
     worker.on("pool:listen:connecting", lambda e: events.append(e["event"]))
     worker.on("worker:getJob:empty", lambda e: events.append(e["event"]))
     async with running(worker):

@@ -606,8 +606,7 @@ class Worker:
                     errors = 0
                     self.events.emit("pool:listen:success", worker_id=self.worker_id)
                     self._wake.set()  # catch up on anything added while not listening
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    await self._relay_notifications(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -616,6 +615,32 @@ class Worker:
                 logger.warning("LISTEN connection lost (%s); reconnecting in %.2f s", exc, delay)
                 self.events.emit("pool:listen:error", worker_id=self.worker_id, error=exc)
                 await self._sleep(delay)
+
+    async def _relay_notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Set the wake event on every notification, until the connection fails.
+
+        Waits for the socket to become readable, then reads what arrived: no timer runs
+        while nothing arrives (psycopg's ``notifies()`` wakes ten times a second, which was
+        most of an idle worker's CPU)."""
+        assert self._loop is not None
+        pgconn = conn.pgconn
+        readable = asyncio.Event()
+        fd = pgconn.socket
+        self._loop.add_reader(fd, readable.set)
+        try:
+            while True:
+                await readable.wait()
+                readable.clear()
+                pgconn.consume_input()  # raises OperationalError when the connection is lost
+                arrived = False
+                while pgconn.notifies() is not None:
+                    arrived = True
+                if arrived:
+                    self._wake.set()
+                if pgconn.status != psycopg.pq.ConnStatus.OK:
+                    raise psycopg.OperationalError("the LISTEN connection was closed")
+        finally:
+            self._loop.remove_reader(fd)
 
 
 def _conninfo_of(client: AsyncClient) -> str | None:
