@@ -452,3 +452,17 @@ def test_unmigrated_schema_and_unreachable_database(cli: CLI) -> None:
     down = cli("status", "--database-url", "postgresql://postgres@127.0.0.1:1/none", db=False)
     assert down.code == admin.EXIT_DATABASE
     assert "cannot reach the database" in down.err
+
+
+def test_every_command_is_listed_where_the_cli_finds_it() -> None:
+    """The CLI imports a command's module only when that command runs; its table must name
+    every command of every module, and nothing else."""
+    import importlib
+
+    from trigger_compat.cli import COMMANDS, main
+
+    for module in set(COMMANDS.values()):
+        importlib.import_module(f"trigger_compat.cli.{module}")
+    assert set(main.commands) == set(COMMANDS)
+    for name, module in COMMANDS.items():
+        assert main.commands[name].callback.__module__ == f"trigger_compat.cli.{module}", name

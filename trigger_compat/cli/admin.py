@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from ..client import Client
 from ..core import admin_ops as ao
 from ..core import ops
-from ..core.catalog import Catalog, inspect_catalog
 from ..core.migrations import latest_version, pending
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
 from ..errors import (
@@ -36,6 +35,9 @@ from ..errors import (
 )
 from . import main
 from ._common import resolve_database_url
+
+if TYPE_CHECKING:
+    from ..core.catalog import Catalog
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -120,6 +122,8 @@ def _load_catalog(path: str | None, *, required: bool = False) -> Catalog | None
                 )
             return None
         path = "catalog.yaml"
+    from ..core.catalog import inspect_catalog  # YAML and JSON Schema load only when needed
+
     report = inspect_catalog(path)
     if report.catalog is None:
         for p in report.errors:
