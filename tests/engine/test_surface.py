@@ -103,8 +103,9 @@ def big_schema(database_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
-# The SELECTs of fetch_jobs (migrations/0001_jobs.sql), with the function's variables as
-# parameters: the ready jobs without a queue, the queues with ready jobs, a queue's head.
+# The SELECTs of fetch_jobs (migrations/0004_queue_ready_index.sql), with the function's
+# variables as parameters: the ready jobs without a queue, the queues with a free place and a
+# ready job, a queue's head.
 FILTERS = """
     and (%(tasks)s::text[] is null or j.task_identifier = any(%(tasks)s::text[]))
     and (%(flags)s::text[] is null or j.flags is null or not (j.flags ?| %(flags)s::text[]))"""
@@ -119,11 +120,15 @@ UNQUEUED_HEAD = (
 )
 READY_QUEUES = (
     """select q.queue_name, q.concurrency from job_queues q
-        where exists (
+        cross join lateral (
               select 1 from jobs j
                where j.queue_name = q.queue_name and j.is_available and j.run_at <= %(now)s"""
     + FILTERS
-    + """)
+    + """
+               order by j.run_at
+               limit 1) as ready
+        where (select count(*) from jobs r
+                where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
           for update of q skip locked"""
 )
 QUEUE_HEAD = (
@@ -136,9 +141,9 @@ QUEUE_HEAD = (
           for update skip locked"""
 )
 QUERIES = {
-    "unqueued_head": (UNQUEUED_HEAD, "jobs_fetch_idx"),
-    "ready_queues": (READY_QUEUES, "jobs_queue_fetch_idx"),
-    "queue_head": (QUEUE_HEAD, "jobs_queue_fetch_idx"),
+    "unqueued_head": (UNQUEUED_HEAD, {"jobs_fetch_idx"}),
+    "ready_queues": (READY_QUEUES, {"jobs_queue_running_idx", "jobs_queue_ready_idx"}),
+    "queue_head": (QUEUE_HEAD, {"jobs_queue_fetch_idx"}),
 }
 ARGUMENTS = {
     "no_filters": {"tasks": None, "flags": None},
@@ -159,19 +164,22 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_fetch_queries_use_the_partial_indexes(
     database_url: str, big_schema: str, query: str, arguments: str, plan_cache_mode: str
 ) -> None:
-    text, index = QUERIES[query]
+    text, indexes = QUERIES[query]
     params = {"now": T0, "n": 10, "queue": "q7", **ARGUMENTS[arguments]}
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("set search_path to {}").format(sql.Identifier(big_schema)))
         # plpgsql switches to a generic plan after a few calls: check both kinds.
         conn.execute(sql.SQL("set plan_cache_mode = {}").format(sql.SQL(plan_cache_mode)))
+        # fetch_jobs runs with these settings (its SET clauses).
+        conn.execute("set enable_sort = off")
+        conn.execute("set enable_bitmapscan = off")
         row = conn.execute("explain (format json) " + text, params).fetchone()
     assert row is not None
     nodes = list(plan_nodes(row[0][0]["Plan"]))
     scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in nodes]
     on_jobs = [s for s in scans if s[1] == "jobs"]
     assert on_jobs and all(s[0] in ("Index Scan", "Index Only Scan") for s in on_jobs), scans
-    assert {s[2] for s in on_jobs} == {index}, scans
+    assert {s[2] for s in on_jobs} == indexes, scans
     assert not any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes), scans
 
 
@@ -215,6 +223,7 @@ def test_fetch_jobs_reads_jobs_through_the_indexes_only(database_url: str, big_s
     assert after["seq_scan"] == before["seq_scan"]
     assert after["jobs_fetch_idx"] > before["jobs_fetch_idx"]
     assert after["jobs_queue_fetch_idx"] > before["jobs_queue_fetch_idx"]
+    assert after["jobs_queue_ready_idx"] > before["jobs_queue_ready_idx"]
 
 
 def test_every_public_name_resolves() -> None:
