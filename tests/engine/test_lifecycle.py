@@ -425,3 +425,47 @@ def test_get_job(cclient: Client, db: psycopg.Connection[Any], schema: str) -> N
     assert got is not None
     assert got.model_dump() == {k: v for k, v in row.items() if k != "is_available"}
     assert cclient.get_job(job.id + 1) is None
+
+
+@pytest.mark.parametrize("with_clock", [True, False])
+def test_add_jobs_returns_exactly_the_rows_it_stored(
+    client: Client, cclient: Client, with_clock: bool
+) -> None:
+    """add_jobs builds the Job of an unkeyed spec from the spec and the server's id and
+    timestamps: every field must equal the stored row, for every option and awkward
+    payloads; keyed specs (new and existing keys) come back as stored."""
+    from trigger_compat import JobSpec
+
+    c = cclient if with_clock else client
+    c.add_job("old", [1], job_key="k-existing", run_at=T0 + timedelta(hours=1))
+    payloads: list[Any] = [
+        None,
+        {},
+        {"b": 1, "a": [1.5, 1e16, 10**30, -0.0, None, True, "é\u2028😀"], "": {"x": []}},
+        [1, "two", {"three": 3}],
+        "just text",
+        12.25,
+        (1, 2),
+    ]
+    specs = [
+        JobSpec(identifier="plain", payload=p, queue_name=f"q{i % 2}" if i % 3 else None)
+        for i, p in enumerate(payloads)
+    ] + [
+        JobSpec(
+            identifier="everything",
+            payload={"n": 1},
+            queue_name="qa",
+            run_at=T0 + timedelta(minutes=5),
+            max_attempts=3,
+            priority=-7,
+            flags=["slow", "rl:org:1"],
+        ),
+        JobSpec(identifier="keyed-new", payload={"k": 1}, job_key="k-new", priority=2),
+        JobSpec(identifier="keyed-old", payload=[2], job_key="k-existing"),
+        JobSpec(identifier="after-keys", payload={"last": True}, max_attempts=1),
+    ]
+    jobs = c.add_jobs(specs)
+    assert [j.task_identifier for j in jobs] == [s.identifier for s in specs]
+    for job in jobs:
+        assert c.get_job(job.id) == job
+    assert jobs[-2].payload == [1, 2] and jobs[-2].revision == 1  # arrays concatenate

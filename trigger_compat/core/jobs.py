@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -238,7 +238,7 @@ def payload_json(
             field,
             f"must be JSON (dict, list, str, int, float, bool or None): {reason}; {fix}",
         ) from None
-    if _JSON_NUL.search(text):
+    if "\\u0000" in text and _JSON_NUL.search(text):  # the substring test is cheap
         raise InvalidJobError(
             field,
             "must not contain NUL characters (PostgreSQL jsonb refuses them); "
@@ -394,18 +394,56 @@ def flags_object(flags: list[str] | None) -> str | None:
     return json.dumps({f: True for f in flags}, ensure_ascii=False)
 
 
-def order_batch_result(params: Sequence[JobParams], jobs: Sequence[Job]) -> list[Job]:
-    """Put the rows returned by ``add_jobs`` back in the order of the specs.
+def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]]) -> list[Job]:
+    """The jobs ``add_jobs`` made, in the order of the specs.
 
-    Keyed specs are matched by key; unkeyed ones were inserted in order (ascending ids).
+    Its query returns, per row, the id and the timestamps the server chose, and the whole row
+    (``full``, as JSON) only for keyed jobs: their stored values may differ from the spec (a
+    kept run_at, a concatenated payload, a bumped revision). An unkeyed job is stored exactly
+    as specified, defaults applied, so its Job is built from the spec, its payload read back
+    from the JSON text that was sent (equal to the stored one; jsonb may order keys
+    differently). Unkeyed jobs were inserted in spec order (ascending ids); keyed ones are
+    matched by key.
     """
-    by_key = {job.key: job for job in jobs if job.key is not None}
-    unkeyed = sorted((job for job in jobs if job.key is None), key=lambda j: j.id)
+    by_key: dict[str, Job] = {}
+    unkeyed: list[Mapping[str, Any]] = []
+    for row in rows:
+        full = row["full"]
+        if full is not None:
+            job = Job.model_validate(full)
+            by_key[str(job.key)] = job
+        else:
+            unkeyed.append(row)
+    unkeyed.sort(key=lambda row: int(row["id"]))
     it = iter(unkeyed)
     out: list[Job] = []
     for p in params:
         if p.job_key is not None:
             out.append(by_key[p.job_key])
-        else:
-            out.append(next(it))
+            continue
+        row = next(it)
+        out.append(
+            Job.model_validate(
+                {
+                    "id": row["id"],
+                    "task_identifier": p.identifier,
+                    "queue_name": p.queue_name,
+                    "payload": {} if p.payload is None else json.loads(p.payload),
+                    "priority": 0 if p.priority is None else p.priority,
+                    "run_at": row["run_at"],
+                    "attempts": 0,
+                    "max_attempts": (
+                        DEFAULT_MAX_ATTEMPTS if p.max_attempts is None else p.max_attempts
+                    ),
+                    "last_error": None,
+                    "key": None,
+                    "revision": 0,
+                    "flags": {flag: True for flag in p.flags} if p.flags else None,
+                    "locked_at": None,
+                    "locked_by": None,
+                    "created_at": row["created_at"],
+                    "updated_at": row["updated_at"],
+                }
+            )
+        )
     return out

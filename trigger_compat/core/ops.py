@@ -14,10 +14,10 @@ from .jobs import (
     LONE_SURROGATE,
     Job,
     JobSpec,
+    batch_result,
     check_aware,
     flags_object,
     has_lone_surrogate,
-    order_batch_result,
     validate_job,
     validate_spec,
     validate_specs,
@@ -130,7 +130,7 @@ def add_jobs(
         "add_jobs",
         {
             "identifiers": [p.identifier for p in params],
-            "payloads": [p.payload for p in params],
+            "payloads": "[" + ",".join(p.payload or "null" for p in params) + "]",
             "queue_names": [p.queue_name for p in params],
             "run_ats": [p.run_at for p in params],
             "max_attempts": [p.max_attempts for p in params],
@@ -141,7 +141,7 @@ def add_jobs(
             "job_key_preserve_run_at": bool(job_key_preserve_run_at),
             "now": now,
         },
-        lambda rows: order_batch_result(params, _jobs(rows)),
+        lambda rows: batch_result(params, rows),
     )
 
 
