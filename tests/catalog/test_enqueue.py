@@ -171,6 +171,12 @@ def test_enqueue_errors_write_nothing(
         cclient.enqueue("startRun", {"id": "x"}, {"runAt": datetime(2030, 1, 1)})
     with pytest.raises(InvalidJobError, match="unknown option 'delay'"):
         cclient.enqueue("startRun", {"id": "x"}, {"delay": 5})
+    with pytest.raises(InvalidJobError, match=r"^options\.queueName: must be at most 128"):
+        cclient.enqueue("startRun", {"id": "x"}, {"queueName": "q" * 129})
+    with pytest.raises(InvalidJobError, match=r"^options\.jobKey: must be at most 512"):
+        cclient.enqueue("startRun", {"id": "x"}, {"jobKey": "k" * 513})
+    with pytest.raises(InvalidJobError, match=r"^payload \(through the catalog's queueName"):
+        cclient.enqueue("deliverHttpSourceRequest", {"id": "i" * 200})
     assert count(db, schema) == 0
 
 

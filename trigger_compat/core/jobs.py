@@ -121,7 +121,7 @@ LONE_SURROGATE = (
 )
 
 
-def _check_text(field: str, value: object, max_length: int, fix: str) -> str | None:
+def check_text(field: str, value: object, max_length: int, fix: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -173,6 +173,12 @@ def _reject_non_json(value: object) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+# One encoder for every payload (json.dumps with options builds a new one per call).
+_PAYLOAD_ENCODER = json.JSONEncoder(
+    allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=_reject_non_json
+)
+
+
 def check_max_payload_bytes(value: object) -> int | None:
     """``value`` if it is None (no limit of ours) or a positive integer, else raise."""
     if value is None:
@@ -184,9 +190,16 @@ def check_max_payload_bytes(value: object) -> int | None:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _non_str_key(payload: object) -> str | None:
     """The JSON path of the first dict key that is not a string, if any (json.dumps would
     silently turn 1, 1.5, True or None into "1", "1.5", "true" or "null")."""
+    if type(payload) is dict and all(
+        type(key) is str and type(value) in _SCALARS for key, value in payload.items()
+    ):
+        return None  # the common flat object, checked without the walk below
     stack: list[tuple[str, object]] = [("$", payload)]
     while stack:
         path, value = stack.pop()
@@ -215,13 +228,7 @@ def payload_json(
         "bytes to base64 text)"
     )
     try:
-        text = json.dumps(
-            payload,
-            allow_nan=False,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=_reject_non_json,
-        )
+        text = _PAYLOAD_ENCODER.encode(payload)
     except RecursionError:
         raise InvalidJobError(field, "is nested too deeply to be JSON") from None
     except (TypeError, ValueError) as exc:
@@ -302,7 +309,7 @@ def validate_job(
 
     Raises :class:`InvalidJobError` naming the field (prefixed by ``prefix``) and the fix.
     """
-    ident = _check_text(
+    ident = check_text(
         f"{prefix}identifier", identifier, MAX_IDENTIFIER_LENGTH, "name the task to run"
     )
     if ident is None:
@@ -321,7 +328,7 @@ def validate_job(
     return JobParams(
         identifier=ident,
         payload=payload_json(f"{prefix}payload", payload, max_payload_bytes),
-        queue_name=_check_text(
+        queue_name=check_text(
             f"{prefix}queue_name",
             queue_name,
             MAX_QUEUE_NAME_LENGTH,
@@ -329,7 +336,7 @@ def validate_job(
         ),
         run_at=check_aware(f"{prefix}run_at", run_at),
         max_attempts=_check_int(f"{prefix}max_attempts", max_attempts, MAX_ATTEMPTS_RANGE),
-        job_key=_check_text(
+        job_key=check_text(
             f"{prefix}job_key", job_key, MAX_JOB_KEY_LENGTH, "pass None for a job without a key"
         ),
         job_key_mode=None if job_key_mode is None else str(job_key_mode),

@@ -29,7 +29,15 @@ from pydantic import (
 
 from ..errors import InvalidJobError
 from .catalog import Catalog, TaskSettings
-from .jobs import MAX_ATTEMPTS_RANGE, PRIORITY_RANGE, JobSpec, check_aware
+from .jobs import (
+    MAX_ATTEMPTS_RANGE,
+    MAX_JOB_KEY_LENGTH,
+    MAX_QUEUE_NAME_LENGTH,
+    PRIORITY_RANGE,
+    JobSpec,
+    check_aware,
+    check_text,
+)
 from .payloads import validate_payload
 from .templates import TemplateError
 
@@ -143,12 +151,29 @@ def merge_job_spec(
         # jobKey: a templated catalog value wins when it renders non-empty; a constant is a default.
         kt = task.job_key_template
         job_key: str | None = None
+        key_rendered = False
         if kt is not None and not kt.is_constant:
-            job_key = kt.render(payload) or opts.job_key
+            rendered = kt.render(payload)
+            key_rendered = bool(rendered)
+            job_key = rendered or opts.job_key
         else:
             job_key = pick(opts.job_key, task.job_key)
     except TemplateError as exc:
         raise InvalidJobError("payload", f"{identifier!r}: {exc}") from None
+    # Checked here so that the error names where the value came from (the option, or the
+    # payload through the catalog's template), not the job column.
+    queue_rendered = qt is not None and not qt.is_constant
+    for value, from_template, option, limit, fix in (
+        (queue_name, queue_rendered, "queueName", MAX_QUEUE_NAME_LENGTH, "shorten the queue name"),
+        (job_key, key_rendered, "jobKey", MAX_JOB_KEY_LENGTH, "shorten the job key"),
+    ):
+        if value:
+            source = (
+                f"payload (through the catalog's {option} template)"
+                if from_template
+                else f"{field}.{option}"
+            )
+            check_text(source, value, limit, fix)
     flags = pick(opts.flags, task.flags)
     return JobSpec(
         identifier=identifier,
