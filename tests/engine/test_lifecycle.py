@@ -431,8 +431,8 @@ def test_get_job(cclient: Client, db: psycopg.Connection[Any], schema: str) -> N
 def test_add_jobs_returns_exactly_the_rows_it_stored(
     client: Client, cclient: Client, with_clock: bool
 ) -> None:
-    """add_jobs builds the Job of an unkeyed spec from the spec and the server's id and
-    timestamps: every field must equal the stored row, for every option and awkward
+    """add_jobs (and add_job) build the Job of an unkeyed spec from the spec and the server's
+    id and timestamps: every field must equal the stored row, for every option and awkward
     payloads; keyed specs (new and existing keys) come back as stored."""
     from trigger_compat import JobSpec
 
@@ -469,3 +469,8 @@ def test_add_jobs_returns_exactly_the_rows_it_stored(
     for job in jobs:
         assert c.get_job(job.id) == job
     assert jobs[-2].payload == [1, 2] and jobs[-2].revision == 1  # arrays concatenate
+    # add_job reads its row the same way.
+    for spec in specs:
+        fields = spec.model_dump(exclude={"identifier", "payload"})
+        job = c.add_job(spec.identifier, spec.payload, **fields)
+        assert c.get_job(job.id) == job

@@ -13,6 +13,7 @@ from .jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     LONE_SURROGATE,
     Job,
+    JobParams,
     JobSpec,
     batch_result,
     check_aware,
@@ -42,11 +43,15 @@ def _first_job(rows: list[Row]) -> Job | None:
     return Job.model_validate(rows[0]) if rows and rows[0].get("id") is not None else None
 
 
-def _the_job(rows: list[Row]) -> Job:
-    job = _first_job(rows)
-    if job is None:  # add_job always returns a row
-        raise RuntimeError("add_job returned no row")
-    return job
+def _added(params: JobParams) -> Callable[[list[Row]], Job]:
+    """The parser of add_job's row (sparse, like add_jobs' rows)."""
+
+    def parse(rows: list[Row]) -> Job:
+        if not rows:  # add_job always returns a row
+            raise RuntimeError("add_job returned no row")
+        return batch_result([params], rows)[0]
+
+    return parse
 
 
 def _ids(field: str, ids: Iterable[int]) -> list[int]:
@@ -108,7 +113,7 @@ def add_job(
     **options: Any,
 ) -> Op[Job]:
     p = validate_job(identifier, payload, max_payload_bytes=max_payload_bytes, **options)
-    return Op("add_job", {**p.as_params(), "now": now}, _the_job)
+    return Op("add_job", {**p.as_params(), "now": now}, _added(p))
 
 
 def add_spec(
@@ -116,7 +121,7 @@ def add_spec(
 ) -> Op[Job]:
     """``add_job`` for a :class:`JobSpec` (what ``enqueue`` plans)."""
     p = validate_spec(spec, max_payload_bytes=max_payload_bytes)
-    return Op("add_job", {**p.as_params(), "now": now}, _the_job)
+    return Op("add_job", {**p.as_params(), "now": now}, _added(p))
 
 
 def add_jobs(
