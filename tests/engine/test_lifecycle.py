@@ -474,3 +474,20 @@ def test_add_jobs_returns_exactly_the_rows_it_stored(
         fields = spec.model_dump(exclude={"identifier", "payload"})
         job = c.add_job(spec.identifier, spec.payload, **fields)
         assert c.get_job(job.id) == job
+
+
+def test_fetch_across_several_tasks_takes_the_best_jobs_in_order(cclient: Client) -> None:
+    """With a task filter of several tasks, the jobs come from whichever tasks hold the best
+    ones (priority, then run_at, then id), never from a task outside the filter."""
+    added = [
+        cclient.add_job(task, {"i": i}, priority=prio, run_at=T0 - timedelta(seconds=sec))
+        for i, (task, prio, sec) in enumerate(
+            [("a", 0, 5), ("b", -1, 1), ("c", -5, 9), ("a", -1, 2), ("b", 0, 9), ("a", 1, 9)]
+        )
+    ]
+    best_first = sorted(
+        (j for j in added if j.task_identifier != "c"), key=lambda j: (j.priority, j.run_at, j.id)
+    )
+    assert ids(cclient.fetch_jobs("w", 4, task_identifiers=["a", "b"])) == ids(best_first[:4])
+    assert ids(cclient.fetch_jobs("w", 4, task_identifiers=["a", "b"])) == ids(best_first[4:])
+    assert ids(cclient.fetch_jobs("w", 4)) == [added[2].id]  # no filter: any task

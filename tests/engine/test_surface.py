@@ -103,16 +103,47 @@ def big_schema(database_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
-# The SELECTs of fetch_jobs (migrations/0004_queue_ready_index.sql), with the function's
-# variables as parameters: the ready jobs without a queue, the queues with a free place and a
-# ready job, a queue's head.
+# The SELECTs of fetch_jobs (migrations/0004_fetch_indexes.sql), with the function's
+# variables as parameters: the tasks with jobs without a queue (when no task filter is
+# given), the best heads among the tasks, the lock of one task's head, the queues with a free
+# place and a ready job, a queue's head.
 FILTERS = """
     and (%(tasks)s::text[] is null or j.task_identifier = any(%(tasks)s::text[]))
     and (%(flags)s::text[] is null or j.flags is null or not (j.flags ?| %(flags)s::text[]))"""
-UNQUEUED_HEAD = (
+FLAGS = """
+    and (%(flags)s::text[] is null or j.flags is null or not (j.flags ?| %(flags)s::text[]))"""
+TASK_LIST = """
+    with recursive t(task) as (
+        (select j.task_identifier from jobs j
+          where j.is_available and j.queue_name is null
+          order by j.task_identifier limit 1)
+        union all
+        select (select j.task_identifier from jobs j
+                 where j.is_available and j.queue_name is null and j.task_identifier > t.task
+                 order by j.task_identifier limit 1)
+          from t where t.task is not null)
+    select t.task from t where t.task is not null"""
+TASK_HEADS = (
+    """select h.task, count(*)::integer as n
+         from (select t.task, c.priority, c.run_at, c.id
+                 from unnest(coalesce(%(tasks)s::text[], array['task1', 'task2'])) as t(task)
+                cross join lateral (
+                      select j.priority, j.run_at, j.id from jobs j
+                       where j.task_identifier = t.task and j.is_available
+                         and j.queue_name is null and j.run_at <= %(now)s"""
+    + FLAGS
+    + """
+                       order by j.priority, j.run_at, j.id
+                       limit %(n)s) as c
+                order by c.priority, c.run_at, c.id
+                limit %(n)s) as h
+        group by h.task"""
+)
+TASK_LOCK = (
     """select j.priority, j.run_at, j.id from jobs j
-        where j.is_available and j.queue_name is null and j.run_at <= %(now)s"""
-    + FILTERS
+        where j.task_identifier = 'task3' and j.is_available and j.queue_name is null
+          and j.run_at <= %(now)s"""
+    + FLAGS
     + """
         order by j.priority, j.run_at, j.id
         limit %(n)s
@@ -141,7 +172,9 @@ QUEUE_HEAD = (
           for update skip locked"""
 )
 QUERIES = {
-    "unqueued_head": (UNQUEUED_HEAD, {"jobs_fetch_idx"}),
+    "task_list": (TASK_LIST, {"jobs_task_fetch_idx"}),
+    "task_heads": (TASK_HEADS, {"jobs_task_fetch_idx"}),
+    "task_lock": (TASK_LOCK, {"jobs_task_fetch_idx"}),
     "ready_queues": (READY_QUEUES, {"jobs_queue_running_idx", "jobs_queue_ready_idx"}),
     "queue_head": (QUEUE_HEAD, {"jobs_queue_fetch_idx"}),
 }
@@ -180,7 +213,20 @@ def test_fetch_queries_use_the_partial_indexes(
     on_jobs = [s for s in scans if s[1] == "jobs"]
     assert on_jobs and all(s[0] in ("Index Scan", "Index Only Scan") for s in on_jobs), scans
     assert {s[2] for s in on_jobs} == indexes, scans
-    assert not any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes), scans
+    sorts = [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")]
+    if query == "task_heads":
+        # Only the merged heads are sorted: each task's scan stops after n rows.
+        assert all(parent_of(nodes, n)["Node Type"] == "Limit" for n in nodes_on_jobs(nodes))
+    else:
+        assert not sorts, scans
+
+
+def nodes_on_jobs(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [n for n in nodes if n.get("Relation Name") == "jobs"]
+
+
+def parent_of(nodes: list[dict[str, Any]], child: dict[str, Any]) -> dict[str, Any]:
+    return next(n for n in nodes if any(c is child for c in n.get("Plans", [])))
 
 
 def table_scans(conn: psycopg.Connection[Any], schema: str) -> dict[str, int]:
@@ -221,7 +267,7 @@ def test_fetch_jobs_reads_jobs_through_the_indexes_only(database_url: str, big_s
         conn.execute("select pg_stat_force_next_flush()")
         after = table_scans(conn, big_schema)
     assert after["seq_scan"] == before["seq_scan"]
-    assert after["jobs_fetch_idx"] > before["jobs_fetch_idx"]
+    assert after["jobs_task_fetch_idx"] > before["jobs_task_fetch_idx"]
     assert after["jobs_queue_fetch_idx"] > before["jobs_queue_fetch_idx"]
     assert after["jobs_queue_ready_idx"] > before["jobs_queue_ready_idx"]
 
@@ -253,3 +299,39 @@ def test_a_client_without_a_catalog_does_not_load_the_catalog_machinery() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == ""
+
+
+def test_a_backlog_of_other_tasks_costs_a_fetch_nothing(database_url: str, schema: str) -> None:
+    """5,000 ready jobs of a task no worker runs, ahead of everything (better priority):
+    fetching the jobs of other tasks reads a handful of index entries, not the backlog —
+    with one task in the filter and with several."""
+    clock = FakeClock()
+    with (
+        Client(database_url, schema=schema, clock=clock) as client,
+        psycopg.connect(database_url, autocommit=True) as conn,
+    ):
+        client.migrate()
+        client.add_jobs([JobSpec(identifier="nobody", priority=-5) for _ in range(5_000)])
+        client.add_jobs([JobSpec(identifier=f"t{i % 3}", payload={"i": i}) for i in range(90)])
+        conn.execute(sql.SQL("analyze {}.jobs").format(sql.Identifier(schema)))
+
+        def entries_read(tasks: list[str]) -> tuple[int, int]:
+            conn.execute("select pg_stat_force_next_flush()")
+            conn.execute("select pg_stat_clear_snapshot()")
+            query = (
+                "select coalesce(sum(idx_tup_read), 0) from pg_stat_user_indexes"
+                " where schemaname = %s and relname = 'jobs'"
+            )
+            before = conn.execute(query, (schema,)).fetchone()
+            fetched = client.fetch_jobs("worker", 5, task_identifiers=tasks, tx=conn)
+            conn.execute("select pg_stat_force_next_flush()")
+            conn.execute("select pg_stat_clear_snapshot()")
+            after = conn.execute(query, (schema,)).fetchone()
+            assert before is not None and after is not None
+            return len(fetched), int(after[0]) - int(before[0])
+
+        for tasks in (["t0"], ["t0", "t1", "t2"]):
+            for _ in range(3):
+                got, read = entries_read(tasks)
+                assert got == 5
+                assert read < 100, (tasks, read)
