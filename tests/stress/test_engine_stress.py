@@ -659,7 +659,9 @@ def test_add_jobs_batches_sharing_keys_do_not_deadlock(
 ) -> None:
     """4 threads add batches of 2-4 of the same 4 keys (always in sorted key order, default
     replace mode) while 4 workers fetch and complete those jobs. Every batch should return
-    its rows; none should fail. Stops at the first failure."""
+    its rows; none should fail. A fetch may yield (lock_timeout: PostgreSQL's SKIP LOCKED
+    still waits on a row whose newer version is being changed) and is run again, as the
+    worker does; a batch or a completion must never fail. Stops at the first failure."""
     failed = threading.Event()
     batchers_left = [BATCH_THREADS]
     batchers_done = threading.Event()
@@ -702,13 +704,16 @@ def test_add_jobs_batches_sharing_keys_do_not_deadlock(
             with own_client(database_url, schema) as c:
                 barrier.wait()
                 while not batchers_done.is_set() and not failed.is_set():
-                    jobs = c.fetch_jobs(wid, limit=3)
+                    try:
+                        jobs = c.fetch_jobs(wid, limit=3)
+                    except TransactionConflictError:
+                        continue  # nothing was fetched: fetch again
                     if not jobs:
                         batchers_done.wait(POLL_S)
                     for job in jobs:
                         try:
                             c.complete_jobs([job.id], worker_id=wid)
-                        except Exception as exc:  # a worker can be the deadlock victim too
+                        except Exception as exc:
                             with lock:
                                 batch_errors.append(f"complete_jobs {type(exc).__name__}: {exc}")
 
@@ -765,3 +770,18 @@ def test_a_deadlock_is_not_reported_as_an_unreachable_database(
     assert "deadlock detected" in str(error), error
     assert not isinstance(error, DatabaseUnavailableError), f"{type(error).__name__}: {error}"
     assert isinstance(error, TransactionConflictError), f"{type(error).__name__}: {error}"
+
+
+def test_a_lock_timeout_is_reported_as_a_conflict(
+    database_url: str, schema: str, client: Client
+) -> None:
+    """A statement that gives up a lock wait (lock_timeout, 55P03; fetch_jobs sets one) is
+    a retryable conflict too, not a connection problem."""
+    client.add_job("stress", job_key="held")
+    with psycopg.connect(database_url) as holder, psycopg.connect(database_url) as waiter:
+        client.add_job("stress", job_key="held", tx=holder)  # holds the row
+        waiter.execute("set lock_timeout = '20ms'")
+        with pytest.raises(TransactionConflictError, match="55P03"):
+            client.add_job("stress", job_key="held", tx=waiter)
+        waiter.rollback()
+        holder.rollback()

@@ -32,7 +32,12 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
             "job_key_mode", "must be one of replace, preserve_run_at, unsafe_dedupe"
         )
     sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(exc, psycopg.Error) and sqlstate is not None and sqlstate.startswith("40"):
+    # Class 40: serialization failure, deadlock; 55P03: a lock wait gave up (lock_timeout).
+    if (
+        isinstance(exc, psycopg.Error)
+        and sqlstate is not None
+        and (sqlstate.startswith("40") or sqlstate == "55P03")
+    ):
         return TransactionConflictError(
             f"the transaction was rolled back by a conflict ({exc.diag.message_primary}, "
             f"SQLSTATE {sqlstate}); nothing was written — run the transaction again"

@@ -32,6 +32,7 @@ from ..core.outcomes import (
     settle_failure,
 )
 from ..core.sqlfiles import notify_channel
+from ..errors import TransactionConflictError
 from .events import EventEmitter
 from .tasks import AbortSignal, Helpers, JobLogger, Task
 
@@ -283,6 +284,12 @@ class Worker:
                     self._reconcile = False
                 jobs = await self._fetch(free)
                 errors = 0
+            except TransactionConflictError as exc:
+                # Rolled back as a whole (nothing fetched, outcomes given back): fetch again.
+                logger.info("fetching jobs yielded to another transaction (%s); retrying", exc)
+                self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
+                await self._sleep(0.01 * random.uniform(1, 5))
+                continue
             except Exception as exc:
                 errors += 1
                 self._reconcile = True

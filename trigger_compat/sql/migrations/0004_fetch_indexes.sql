@@ -20,6 +20,13 @@
 --     run_at, so jobs scheduled later are never read.
 -- The count is repeated after the queue row is locked, as before: that count, made under
 -- the lock with a fresh snapshot, is what keeps a queue within its concurrency.
+--
+-- lock_timeout: SKIP LOCKED does not skip everything. Locking a row whose newer version is
+-- being changed by another transaction waits for it (PostgreSQL follows the update chain
+-- without SKIP LOCKED), so a fetch could wait on a keyed add_jobs that waits on a row the
+-- fetch holds: a deadlock, found after deadlock_timeout (1 s), whose victim may be the
+-- add. A fetch now gives up such a wait after 250 ms (SQLSTATE 55P03, a
+-- TransactionConflictError; the worker fetches again), so the add goes through.
 
 create index jobs_task_fetch_idx on jobs (task_identifier, priority, run_at, id)
     where is_available and queue_name is null;
@@ -39,6 +46,7 @@ language plpgsql volatile
 set search_path from current
 set enable_sort = off
 set enable_bitmapscan = off
+set lock_timeout = '250ms'
 as $$
 #variable_conflict use_column
 declare
