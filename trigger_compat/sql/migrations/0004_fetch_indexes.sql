@@ -21,6 +21,10 @@
 -- The count is repeated after the queue row is locked, as before: that count, made under
 -- the lock with a fresh snapshot, is what keeps a queue within its concurrency.
 --
+-- plan_cache_mode: the function's statements are planned once per session (generic plans;
+-- the EXPLAIN tests check them), not again on every call: with several tasks that planning
+-- cost more than the fetch itself.
+--
 -- lock_timeout: SKIP LOCKED does not skip everything. Locking a row whose newer version is
 -- being changed by another transaction waits for it (PostgreSQL follows the update chain
 -- without SKIP LOCKED), so a fetch could wait on a keyed add_jobs that waits on a row the
@@ -47,6 +51,7 @@ set search_path from current
 set enable_sort = off
 set enable_bitmapscan = off
 set lock_timeout = '250ms'
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
