@@ -264,7 +264,10 @@ class AsyncClient:
         forbidden_flags: Sequence[str] | None = None,
         tx: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[Job]:
-        """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each)."""
+        """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each).
+
+        Raises :class:`TransactionConflictError` (nothing fetched) when the fetch gave way to
+        a concurrent transaction; call it again, as the worker does."""
         op = ops.fetch_jobs(self._now(), worker_id, limit, task_identifiers, forbidden_flags)
         return await self.execute(op, tx)
 

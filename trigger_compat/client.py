@@ -256,7 +256,10 @@ class Client:
         forbidden_flags: Sequence[str] | None = None,
         tx: psycopg.Connection[Any] | None = None,
     ) -> list[Job]:
-        """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each)."""
+        """Lock up to ``limit`` runnable jobs for ``worker_id`` (attempts + 1 each).
+
+        Raises :class:`TransactionConflictError` (nothing fetched) when the fetch gave way to
+        a concurrent transaction; call it again, as the worker does."""
         op = ops.fetch_jobs(self._now(), worker_id, limit, task_identifiers, forbidden_flags)
         return self.execute(op, tx)
 

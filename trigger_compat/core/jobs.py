@@ -394,11 +394,15 @@ def validate_specs(
     return params
 
 
+def flags_dict(flags: Sequence[str] | None) -> dict[str, bool] | None:
+    """The stored form of flags, {flag: True}, or None when there are none."""
+    return {flag: True for flag in flags} if flags else None
+
+
 def flags_object(flags: list[str] | None) -> str | None:
-    """The stored form of flags: a JSON object {flag: true}, or None when there are none."""
-    if not flags:
-        return None
-    return json.dumps({f: True for f in flags}, ensure_ascii=False)
+    """:func:`flags_dict` as JSON text (what the SQL functions take)."""
+    stored = flags_dict(flags)
+    return None if stored is None else json.dumps(stored, ensure_ascii=False)
 
 
 def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]]) -> list[Job]:
@@ -445,7 +449,7 @@ def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]])
                     "last_error": None,
                     "key": None,
                     "revision": 0,
-                    "flags": {flag: True for flag in p.flags} if p.flags else None,
+                    "flags": flags_dict(p.flags),
                     "locked_at": None,
                     "locked_by": None,
                     "created_at": row["created_at"],
