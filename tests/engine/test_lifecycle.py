@@ -476,6 +476,27 @@ def test_add_jobs_returns_exactly_the_rows_it_stored(
         assert c.get_job(job.id) == job
 
 
+def test_added_jobs_match_the_stored_rows_in_offset_and_ownership(client: Client) -> None:
+    """A run_at given in another time zone comes back as the database gives it (the session's
+    zone, same instant), and the returned payload is the job's own: changing the dict the
+    caller passed, after the call, changes neither the Job nor the row."""
+    from datetime import timezone
+
+    from trigger_compat import JobSpec
+
+    elsewhere = (T0 + timedelta(minutes=5)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    payload: dict[str, Any] = {"n": 1, "s": "x"}
+    single = client.add_job("t", payload, run_at=elsewhere)
+    (batched,) = client.add_jobs([JobSpec(identifier="t", payload=payload, run_at=elsewhere)])
+    payload["n"] = 2
+    for job in (single, batched):
+        stored = client.get_job(job.id)
+        assert stored == job
+        assert stored is not None and job.run_at.utcoffset() == stored.run_at.utcoffset()
+        assert job.run_at == elsewhere
+        assert job.payload == {"n": 1, "s": "x"} == stored.payload
+
+
 def test_fetch_across_several_tasks_takes_the_best_jobs_in_order(cclient: Client) -> None:
     """With a task filter of several tasks, the jobs come from whichever tasks hold the best
     ones (priority, then run_at, then id), never from a task outside the filter."""

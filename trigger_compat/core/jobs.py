@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -78,9 +78,9 @@ class JobSpec(BaseModel):
                 raise InvalidJobError(field, f"{first['msg']} (got {got!r})") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~3 µs a job
 class JobParams:
-    """A validated job specification, as the SQL functions take it."""
+    """A validated job specification, as the SQL functions take it (treat it as read-only)."""
 
     identifier: str
     payload: str | None  # JSON text
@@ -91,6 +91,9 @@ class JobParams:
     job_key_mode: str | None
     priority: int | None
     flags: list[str] | None
+    # The payload as the server will store it, when that is known without parsing the JSON
+    # text (a flat object: a shallow copy); batch_result builds unkeyed Jobs from it.
+    stored_payload: dict[str, Any] | None = None
 
     def as_params(self) -> dict[str, Any]:
         return {
@@ -193,13 +196,18 @@ def check_max_payload_bytes(value: object) -> int | None:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def is_flat_object(payload: object) -> bool:
+    """Whether ``payload`` is a dict of string keys and plain scalar values (exact types
+    str, int, float, bool, None): the common payload, for which a shallow copy equals what
+    a JSON round trip would give back."""
+    return type(payload) is dict and all(
+        type(key) is str and type(value) in _SCALARS for key, value in payload.items()
+    )
+
+
 def _non_str_key(payload: object) -> str | None:
     """The JSON path of the first dict key that is not a string, if any (json.dumps would
     silently turn 1, 1.5, True or None into "1", "1.5", "true" or "null")."""
-    if type(payload) is dict and all(
-        type(key) is str and type(value) in _SCALARS for key, value in payload.items()
-    ):
-        return None  # the common flat object, checked without the walk below
     stack: list[tuple[str, object]] = [("$", payload)]
     while stack:
         path, value = stack.pop()
@@ -217,10 +225,15 @@ def _non_str_key(payload: object) -> str | None:
 
 
 def payload_json(
-    field: str, payload: object, max_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES
+    field: str,
+    payload: object,
+    max_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+    *,
+    flat: bool | None = None,
 ) -> str | None:
     """Serialise a payload to JSON text, refusing anything that is not plain JSON, and any
-    payload whose JSON text is longer than ``max_bytes`` UTF-8 bytes (None: no limit)."""
+    payload whose JSON text is longer than ``max_bytes`` UTF-8 bytes (None: no limit).
+    ``flat``: :func:`is_flat_object` of the payload, when the caller knows it already."""
     if payload is None:
         return None
     fix = (
@@ -266,7 +279,9 @@ def payload_json(
             "(max_payload_bytes of the client); store large data elsewhere and pass a "
             "reference, or raise max_payload_bytes",
         )
-    bad_key = _non_str_key(payload)
+    if flat is None:
+        flat = is_flat_object(payload)
+    bad_key = None if flat else _non_str_key(payload)
     if bad_key is not None:
         raise InvalidJobError(
             field,
@@ -309,6 +324,8 @@ def validate_job(
 
     Raises :class:`InvalidJobError` naming the field (prefixed by ``prefix``) and the fix.
     """
+    # Arguments left as None are the common case: they skip their checker (and the field
+    # name, which only an error needs, is formatted only for a value that is checked).
     ident = check_text(
         f"{prefix}identifier", identifier, MAX_IDENTIFIER_LENGTH, "name the task to run"
     )
@@ -319,29 +336,47 @@ def validate_job(
             f"{prefix}job_key_mode",
             f"must be one of {', '.join(JOB_KEY_MODES)} (got {job_key_mode!r})",
         )
-    if (
-        isinstance(max_attempts, float)
-        and math.isfinite(max_attempts)
-        and max_attempts.is_integer()
-    ):
-        max_attempts = int(max_attempts)
+    if max_attempts is not None:
+        if (
+            isinstance(max_attempts, float)
+            and math.isfinite(max_attempts)
+            and max_attempts.is_integer()
+        ):
+            max_attempts = int(max_attempts)
+        max_attempts = _check_int(f"{prefix}max_attempts", max_attempts, MAX_ATTEMPTS_RANGE)
+    flat = is_flat_object(payload)
     return JobParams(
         identifier=ident,
-        payload=payload_json(f"{prefix}payload", payload, max_payload_bytes),
-        queue_name=check_text(
-            f"{prefix}queue_name",
-            queue_name,
-            MAX_QUEUE_NAME_LENGTH,
-            "pass None for a job without a named queue",
+        payload=(
+            None
+            if payload is None
+            else payload_json(f"{prefix}payload", payload, max_payload_bytes, flat=flat)
         ),
-        run_at=check_aware(f"{prefix}run_at", run_at),
-        max_attempts=_check_int(f"{prefix}max_attempts", max_attempts, MAX_ATTEMPTS_RANGE),
-        job_key=check_text(
-            f"{prefix}job_key", job_key, MAX_JOB_KEY_LENGTH, "pass None for a job without a key"
+        queue_name=(
+            None
+            if queue_name is None
+            else check_text(
+                f"{prefix}queue_name",
+                queue_name,
+                MAX_QUEUE_NAME_LENGTH,
+                "pass None for a job without a named queue",
+            )
+        ),
+        run_at=None if run_at is None else check_aware(f"{prefix}run_at", run_at),
+        max_attempts=max_attempts,  # checked above
+        job_key=(
+            None
+            if job_key is None
+            else check_text(
+                f"{prefix}job_key", job_key, MAX_JOB_KEY_LENGTH, "pass None for a job without a key"
+            )
         ),
         job_key_mode=None if job_key_mode is None else str(job_key_mode),
-        priority=_check_int(f"{prefix}priority", priority, PRIORITY_RANGE),
-        flags=_check_flags(f"{prefix}flags", flags),
+        priority=(
+            None if priority is None else _check_int(f"{prefix}priority", priority, PRIORITY_RANGE)
+        ),
+        flags=None if flags is None else _check_flags(f"{prefix}flags", flags),
+        stored_payload=dict(cast("dict[str, Any]", payload)) if flat else None,
     )
 
 
@@ -406,42 +441,51 @@ def flags_object(flags: list[str] | None) -> str | None:
 
 
 def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]]) -> list[Job]:
-    """The jobs ``add_jobs`` made, in the order of the specs.
+    """The jobs ``add_job``/``add_jobs`` made, in the order of the specs.
 
-    Its query returns, per row, the id and the timestamps the server chose, and the whole row
-    (``full``, as JSON) only for keyed jobs: their stored values may differ from the spec (a
-    kept run_at, a concatenated payload, a bumped revision). An unkeyed job is stored exactly
-    as specified, defaults applied, so its Job is built from the spec, its payload read back
-    from the JSON text that was sent (equal to the stored one; jsonb may order keys
-    differently). Unkeyed jobs were inserted in spec order (ascending ids); keyed ones are
-    matched by key.
+    Their queries return one row: ``ids``, the ids of the unkeyed jobs (inserted in spec
+    order, so ascending); ``full``, each keyed job whole, as JSON (its stored values may
+    differ from its spec: a kept run_at, a concatenated payload, a bumped revision); and the
+    two instants the function gave the unkeyed rows: ``created_at`` (the transaction's now(),
+    the column default of created_at and updated_at) and ``default_run_at`` (for a spec
+    without run_at). An unkeyed job is stored exactly as specified, defaults applied, so its
+    Job is built from the spec; its payload is the flat copy made at validation, else read
+    back from the JSON text that was sent (equal to the stored one; jsonb may order keys
+    differently).
     """
+    row = rows[0] if rows else {}
     by_key: dict[str, Job] = {}
-    unkeyed: list[Mapping[str, Any]] = []
-    for row in rows:
-        full = row["full"]
-        if full is not None:
-            job = Job.model_validate(full)
-            by_key[str(job.key)] = job
-        else:
-            unkeyed.append(row)
-    unkeyed.sort(key=lambda row: int(row["id"]))
-    it = iter(unkeyed)
+    for full in row.get("full") or ():
+        job = Job.model_validate(full)
+        by_key[str(job.key)] = job
+    ids = iter(sorted(row.get("ids") or ()))
+    created_at: datetime | None = row.get("created_at")
+    default_run_at: datetime | None = row.get("default_run_at")
     out: list[Job] = []
     for p in params:
         if p.job_key is not None:
             out.append(by_key[p.job_key])
             continue
-        row = next(it)
         out.append(
             Job.model_validate(
                 {
-                    "id": row["id"],
+                    "id": next(ids),
                     "task_identifier": p.identifier,
                     "queue_name": p.queue_name,
-                    "payload": {} if p.payload is None else json.loads(p.payload),
+                    "payload": (
+                        {}
+                        if p.payload is None
+                        else p.stored_payload
+                        if p.stored_payload is not None
+                        else json.loads(p.payload)
+                    ),
                     "priority": 0 if p.priority is None else p.priority,
-                    "run_at": row["run_at"],
+                    # As the database gives timestamps back: in the session's time zone.
+                    "run_at": (
+                        default_run_at
+                        if p.run_at is None or default_run_at is None
+                        else p.run_at.astimezone(default_run_at.tzinfo)
+                    ),
                     "attempts": 0,
                     "max_attempts": (
                         DEFAULT_MAX_ATTEMPTS if p.max_attempts is None else p.max_attempts
@@ -452,8 +496,8 @@ def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]])
                     "flags": flags_dict(p.flags),
                     "locked_at": None,
                     "locked_by": None,
-                    "created_at": row["created_at"],
-                    "updated_at": row["updated_at"],
+                    "created_at": created_at,
+                    "updated_at": created_at,
                 }
             )
         )

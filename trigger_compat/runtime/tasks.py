@@ -28,30 +28,51 @@ class AbortSignal:
     """Set when the worker wants the handler to stop (shutdown or timeout).
 
     Usable from async handlers (``await signal.wait()``) and from sync handlers running on a
-    thread (``signal.is_set()`` / ``signal.wait_sync(timeout)``).
+    thread (``signal.is_set()`` / ``signal.wait_sync(timeout)``). The events behind the two
+    waits are made only when somebody waits: most jobs are never aborted and never wait.
     """
 
+    __slots__ = ("_async_event", "_event", "_set", "reason")
+    _lock = threading.Lock()  # guards the lazy threading.Event against a waiting thread
+
     def __init__(self) -> None:
-        self._event = threading.Event()
-        self._async_event = asyncio.Event()
         self.reason: str | None = None
+        self._set = False
+        self._event: threading.Event | None = None
+        self._async_event: asyncio.Event | None = None
 
     @property
     def aborted(self) -> bool:
-        return self._event.is_set()
+        return self._set
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._set
 
     def set(self, reason: str) -> None:
-        self.reason = reason
-        self._event.set()
-        self._async_event.set()  # called on the worker's event loop
+        """Abort (called on the worker's event loop)."""
+        with AbortSignal._lock:
+            self.reason = reason
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
+        if self._async_event is not None:
+            self._async_event.set()
 
     def wait_sync(self, timeout: float | None = None) -> bool:
-        return self._event.wait(timeout)
+        with AbortSignal._lock:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
 
     async def wait(self) -> None:
+        if self._set:
+            return
+        if self._async_event is None:
+            self._async_event = asyncio.Event()
         await self._async_event.wait()
 
 
@@ -149,9 +170,15 @@ class Task:
             return self._model.model_validate(payload)
         return payload
 
+    @property
+    def takes_helpers(self) -> bool:
+        """Whether the handler takes a third argument (the :class:`Helpers`)."""
+        return self._arity >= 3
+
     async def call(
-        self, payload: Any, job: Job, helpers: Helpers, executor: Executor | None
+        self, payload: Any, job: Job, helpers: Helpers | None, executor: Executor | None
     ) -> Any:
+        """Run the handler; ``helpers`` is passed when it :attr:`takes_helpers`."""
         args: tuple[Any, ...] = (payload, job, helpers) if self._arity >= 3 else (payload, job)
         if self._is_async:
             return await self.handler(*args)

@@ -339,22 +339,28 @@ class Worker:
     def _now(self) -> datetime:
         return self._clock_now() or datetime.now(UTC)
 
+    def _job_logger(self, job: Job) -> JobLogger:
+        return JobLogger(
+            logger,
+            {"job_id": job.id, "task_identifier": job.task_identifier, "attempt": job.attempts},
+        )
+
     async def _run_job(self, job: Job, signal: AbortSignal | None = None) -> None:
         signal = signal or AbortSignal()
         task = self.tasks.get(job.task_identifier)
         self.stats.started += 1
         started = time.monotonic()
         self.events.emit("job:start", worker_id=self.worker_id, job=job)
-        job_logger = JobLogger(
-            logger,
-            {"job_id": job.id, "task_identifier": job.task_identifier, "attempt": job.attempts},
-        )
         settlement: Settlement
         try:
             if task is None:
                 raise LookupError(f"no handler for task {job.task_identifier!r}")
             assert self._loop is not None
-            helpers = Helpers(job, signal, job_logger, self.client, self._loop)
+            helpers = (
+                Helpers(job, signal, self._job_logger(job), self.client, self._loop)
+                if task.takes_helpers
+                else None
+            )
             try:
                 payload = task.prepare(job.payload)
             except Exception as exc:
@@ -372,7 +378,10 @@ class Worker:
                 await call
             settlement = Settlement(job.id, "complete")
             self.stats.succeeded += 1
-            job_logger.debug("completed in %.1f ms", (time.monotonic() - started) * 1000)
+            if logger.isEnabledFor(logging.DEBUG):
+                self._job_logger(job).debug(
+                    "completed in %.1f ms", (time.monotonic() - started) * 1000
+                )
             self.events.emit("job:success", worker_id=self.worker_id, job=job)
         except asyncio.CancelledError:
             settlement = Settlement(
@@ -380,7 +389,7 @@ class Worker:
             )
         except BaseException as exc:
             original = exc.cause if isinstance(exc, _PayloadError) else exc
-            settlement = self._settle_error(job, task, exc, original, job_logger)
+            settlement = self._settle_error(job, task, exc, original, self._job_logger(job))
         finally:
             self._running.pop(job.id, None)
             self._slot_freed.set()

@@ -1,10 +1,14 @@
 -- The payloads travel as one JSON array (null for "no payload"): one parameter the server
 -- splits, rather than a jsonb[] literal that the client would quote and escape element by
 -- element; the other arrays travel in binary format (b placeholders), which needs no quoting.
--- Only keyed jobs come back whole (full); for the others the client needs only what the
--- server chose (see trigger_compat.core.jobs.batch_result).
-select j.id, j.run_at, j.created_at, j.updated_at,
-       case when j.key is not null then to_jsonb(j) end as "full"
+-- One row comes back (see trigger_compat.core.jobs.batch_result): the ids of the unkeyed
+-- jobs in insertion order, the keyed jobs whole ("full": their stored values may differ from
+-- the specs), and the two instants the function gave the unkeyed rows: now() (created_at and
+-- updated_at, the column defaults) and the default run_at (the now argument, else now()).
+select array_agg(j.id order by j.id) filter (where j.key is null) as ids,
+       array_agg(to_jsonb(j)) filter (where j.key is not null) as "full",
+       pg_catalog.now() as created_at,
+       coalesce(%(now)s::timestamptz, pg_catalog.now()) as default_run_at
   from {schema}.add_jobs(
     %(identifiers)b::text[],
     array(select case when jsonb_typeof(p.payload) = 'null' then null else p.payload end
