@@ -512,3 +512,29 @@ def test_fetch_across_several_tasks_takes_the_best_jobs_in_order(cclient: Client
     assert ids(cclient.fetch_jobs("w", 4, task_identifiers=["a", "b"])) == ids(best_first[:4])
     assert ids(cclient.fetch_jobs("w", 4, task_identifiers=["a", "b"])) == ids(best_first[4:])
     assert ids(cclient.fetch_jobs("w", 4)) == [added[2].id]  # no filter: any task
+
+
+def test_a_batch_of_thirty_thousand_keys_is_stored_whole_and_in_key_order(
+    client: Client, db: psycopg.Connection[Any], schema: str
+) -> None:
+    """add_jobs stores keyed specs set-based under at most 16 advisory locks, not one lock per
+    key (30,000 locks in one transaction overflow PostgreSQL's lock table at its default
+    max_locks_per_transaction of 64): a batch of 30,000 new keys is inserted with ids in key
+    order (byte order); adding some of them again updates those jobs in place (arrays
+    concatenate, revision 1)."""
+    from trigger_compat import JobSpec
+
+    specs = [JobSpec(identifier="t", payload=[i], job_key=f"k{i:05d}") for i in range(30_000)]
+    specs.reverse()  # ids follow the keys, not the order of the specs
+    jobs = client.add_jobs(specs)
+    assert [j.key for j in jobs] == [s.job_key for s in specs]
+    assert [j.id for j in sorted(jobs, key=lambda j: str(j.key))] == sorted(j.id for j in jobs)
+    again = client.add_jobs(specs[::30])
+    assert [j.id for j in again] == [j.id for j in jobs[::30]]
+    assert all(
+        j.revision == 1 and j.payload == [*s.payload, *s.payload]
+        for j, s in zip(again, specs[::30], strict=True)
+    )
+    stored = {r["id"]: r for r in jobs_table(db, schema)}
+    assert len(stored) == 30_000
+    assert all(stored[j.id]["revision"] == 1 for j in again)

@@ -1,7 +1,7 @@
 -- The same one-row shape as add_jobs.sql (see trigger_compat.core.jobs.batch_result): a keyed
 -- job comes back whole; for an unkeyed one the client needs only what the server chose.
 select array_agg(j.id) filter (where j.key is null) as ids,
-       array_agg(to_jsonb(j)) filter (where j.key is not null) as "full",
+       jsonb_agg(j) filter (where j.key is not null) as "full",
        pg_catalog.now() as created_at,
        coalesce(%(run_at)s::timestamptz, %(now)s::timestamptz, pg_catalog.now()) as default_run_at
   from {schema}.add_job(

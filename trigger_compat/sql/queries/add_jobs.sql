@@ -6,7 +6,7 @@
 -- the specs), and the two instants the function gave the unkeyed rows: now() (created_at and
 -- updated_at, the column defaults) and the default run_at (the now argument, else now()).
 select array_agg(j.id order by j.id) filter (where j.key is null) as ids,
-       array_agg(to_jsonb(j)) filter (where j.key is not null) as "full",
+       jsonb_agg(j) filter (where j.key is not null) as "full",
        pg_catalog.now() as created_at,
        coalesce(%(now)s::timestamptz, pg_catalog.now()) as default_run_at
   from {schema}.add_jobs(
