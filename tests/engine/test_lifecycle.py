@@ -514,21 +514,21 @@ def test_fetch_across_several_tasks_takes_the_best_jobs_in_order(cclient: Client
     assert ids(cclient.fetch_jobs("w", 4)) == [added[2].id]  # no filter: any task
 
 
-def test_a_batch_of_thirty_thousand_keys_is_stored_whole_and_in_key_order(
+def test_a_batch_of_thirty_thousand_keys_is_stored_whole_and_in_spec_order(
     client: Client, db: psycopg.Connection[Any], schema: str
 ) -> None:
     """add_jobs stores keyed specs set-based under at most 16 advisory locks, not one lock per
     key (30,000 locks in one transaction overflow PostgreSQL's lock table at its default
-    max_locks_per_transaction of 64): a batch of 30,000 new keys is inserted with ids in key
-    order (byte order); adding some of them again updates those jobs in place (arrays
-    concatenate, revision 1)."""
+    max_locks_per_transaction of 64): a batch of 30,000 new keys is inserted with ids in spec
+    order (as graphile-worker's add_jobs, one INSERT); adding some of them again updates those
+    jobs in place (arrays concatenate, revision 1, same ids)."""
     from trigger_compat import JobSpec
 
     specs = [JobSpec(identifier="t", payload=[i], job_key=f"k{i:05d}") for i in range(30_000)]
-    specs.reverse()  # ids follow the keys, not the order of the specs
+    specs.reverse()  # ids follow the specs, not the keys
     jobs = client.add_jobs(specs)
     assert [j.key for j in jobs] == [s.job_key for s in specs]
-    assert [j.id for j in sorted(jobs, key=lambda j: str(j.key))] == sorted(j.id for j in jobs)
+    assert [j.id for j in jobs] == sorted(j.id for j in jobs)
     again = client.add_jobs(specs[::30])
     assert [j.id for j in again] == [j.id for j in jobs[::30]]
     assert all(
@@ -538,3 +538,25 @@ def test_a_batch_of_thirty_thousand_keys_is_stored_whole_and_in_key_order(
     stored = {r["id"]: r for r in jobs_table(db, schema)}
     assert len(stored) == 30_000
     assert all(stored[j.id]["revision"] == 1 for j in again)
+
+
+def test_a_batch_runs_in_the_order_of_its_specs(client: Client) -> None:
+    """As graphile-worker's add_jobs (one INSERT in spec order): the jobs of a batch get
+    their ids in spec order, keyed or not, so jobs of equal priority and run_at are fetched
+    in the order they were given. A key that already has a waiting job keeps that job's id."""
+    from trigger_compat import JobSpec
+
+    kept = client.add_job("t", {"old": True}, job_key="m-kept")
+    specs = [
+        JobSpec(identifier="t", payload={"i": 0}, job_key="z-new"),
+        JobSpec(identifier="t", payload={"i": 1}),
+        JobSpec(identifier="t", payload={"i": 2}, job_key="m-kept"),
+        JobSpec(identifier="t", payload={"i": 3}, job_key="a-new", job_key_mode="unsafe_dedupe"),
+        JobSpec(identifier="t", payload={"i": 4}),
+    ]
+    jobs = client.add_jobs(specs)
+    assert jobs[2].id == kept.id and jobs[2].revision == 1
+    new = [j for j in jobs if j.id != kept.id]
+    assert [j.id for j in new] == sorted(j.id for j in new)
+    fetched = client.fetch_jobs("w", 10)
+    assert [j.payload["i"] for j in fetched] == [2, 0, 1, 3, 4]  # the kept job is the oldest

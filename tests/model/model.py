@@ -161,25 +161,34 @@ class Model:
         return self._add_row(spec, now)
 
     def add_jobs(self, specs: list[Add], now: datetime, preserve_run_at: bool) -> list[Row]:
-        """Unkeyed jobs first, in order; then keyed ones in key order. Returns the rows in
-        the order of ``specs``."""
+        """First every replace / preserve_run_at spec whose key a job holds: updated in place
+        when available, else that job loses its key (no ids used). Then every other spec in
+        spec order, each inserted with the next id (an unsafe_dedupe spec whose key a job
+        holds keeps that job, and its insert still uses up an id). Returns the rows in the
+        order of ``specs``."""
         for spec in specs:
             if spec.queue_name is not None:
                 self.queues.setdefault(spec.queue_name, 1)
-        out: dict[int, Row] = {}
-        for i, spec in enumerate(specs):
-            if spec.job_key is None:
-                out[i] = self._insert(spec, spec.run_at or now)
-        keyed = sorted(
-            (i for i, s in enumerate(specs) if s.job_key is not None),
-            key=lambda i: str(specs[i].job_key),
-        )
-        for i in keyed:
-            spec = specs[i]
+        settled: list[Add] = []
+        for spec in specs:
             mode = spec.job_key_mode or "replace"
             if mode == "replace" and preserve_run_at:
                 mode = "preserve_run_at"
-            out[i] = self._add_row(replace(spec, run_at=spec.run_at or now, job_key_mode=mode), now)
+            settled.append(replace(spec, run_at=spec.run_at or now, job_key_mode=mode))
+        out: dict[int, Row] = {}
+        for i, spec in enumerate(settled):
+            if spec.job_key is None or spec.job_key_mode == "unsafe_dedupe":
+                continue
+            existing = self._by_key(spec.job_key)
+            if existing is not None and existing.available:
+                out[i] = self._add_row(spec, now)  # the in-place update
+            elif existing is not None:
+                state = "running" if existing.locked_at is not None else "failed"
+                self.events[f"key: {spec.job_key_mode} replaced a {state} job"] += 1
+                self.rows[existing.id] = replace(existing, key=None, attempts=existing.max_attempts)
+        for i, spec in enumerate(settled):
+            if i not in out:
+                out[i] = self._add_row(spec, now)
         return [out[i] for i in range(len(specs))]
 
     # -- the rest of the API -----------------------------------------------------------
