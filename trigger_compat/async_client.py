@@ -237,7 +237,9 @@ class AsyncClient:
         job_key_preserve_run_at: bool = False,
         tx: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[Job]:
-        """Add many jobs in one round trip; returns them in the order of ``specs``."""
+        """Add many jobs in one round trip; returns them in the order of ``specs``. New jobs get
+        their ids in that order too (keyed or not, as graphile-worker's add_jobs), so jobs of
+        equal priority and run_at run in the order given."""
         if not specs:
             return []
         return await self.execute(
