@@ -20,7 +20,7 @@ from trigger_compat import AsyncClient
 from trigger_compat.core.jobs import Job
 from trigger_compat.core.outcomes import JobCancel, JobSnooze
 from trigger_compat.core.sqlfiles import notify_channel
-from trigger_compat.runtime.tasks import Helpers, Task
+from trigger_compat.runtime.tasks import AbortSignal, Helpers, Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
 from trigger_compat.runtime.zodworker import ZodWorker
 
@@ -236,6 +236,51 @@ async def test_timeout_cancels_the_handler_and_fails_the_job(
     assert row["attempts"] == 1 and row["locked_at"] is None
     assert "timed out after 0.2 s" in row["last_error"]
     assert row["last_error"].startswith("JobTimeoutError")
+
+
+async def test_a_sync_handler_waiting_on_its_abort_signal_is_woken_by_the_timeout(
+    aclient: AsyncClient, db: psycopg.Connection[Any], schema: str
+) -> None:
+    """A sync handler runs on a thread, which the timeout cannot cancel: it learns of the
+    timeout from helpers.abort_signal (wait_sync returns True, reason "timeout")."""
+    seen: list[tuple[bool, str | None]] = []
+    woken = threading.Event()
+
+    def blocking(payload: Any, job: Job, helpers: Helpers) -> None:
+        seen.append((helpers.abort_signal.wait_sync(30), helpers.abort_signal.reason))
+        woken.set()
+
+    job = await aclient.add_job("t", {})
+    worker = Worker(aclient, {"t": Task("t", blocking, timeout=0.2)}, options=FAST)
+    assert await worker.run_once() == 1
+    assert await asyncio.to_thread(woken.wait, 10), "the handler's thread was never woken"
+    assert seen == [(True, "timeout")]
+    row = job_row(db, schema, job.id)
+    assert row is not None and row["last_error"].startswith("JobTimeoutError")
+
+
+async def test_abort_signal_wakes_waiters_set_before_or_after_they_wait() -> None:
+    """The signal's events are made only when somebody waits: a wait that starts after the
+    abort returns at once, and one already waiting (async or on a thread) is woken."""
+    early = AbortSignal()
+    early.set("shutdown")
+    assert early.is_set() and early.aborted and early.reason == "shutdown"
+    await asyncio.wait_for(early.wait(), 5)
+    assert early.wait_sync(0)
+
+    late = AbortSignal()
+    assert not late.is_set() and not late.wait_sync(0.01)
+    waiting = asyncio.ensure_future(late.wait())
+    on_thread = asyncio.ensure_future(asyncio.to_thread(late.wait_sync, 30))
+    deadline = asyncio.get_running_loop().time() + 10
+    while late._event is None or late._async_event is None:  # both waiters are waiting
+        assert asyncio.get_running_loop().time() < deadline, "the waiters never started"
+        await asyncio.sleep(0.001)
+    assert not waiting.done() and not on_thread.done()
+    late.set("timeout")
+    await asyncio.wait_for(waiting, 5)
+    assert await asyncio.wait_for(on_thread, 5) is True
+    assert late.reason == "timeout"
 
 
 async def test_snooze_moves_run_at_without_using_an_attempt(
