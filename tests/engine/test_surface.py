@@ -103,10 +103,12 @@ def big_schema(database_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
-# The SELECTs of fetch_jobs (migrations/0004_fetch_indexes.sql), with the function's
+# The SELECTs of fetch_jobs (migrations/0004_fetch_indexes.sql, its queue loop as of
+# 0006_queue_skip_scan.sql), with the function's
 # variables as parameters: the tasks with jobs without a queue (when no task filter is
 # given), the best heads among the tasks, the lock of one task's head, the queues with a free
-# place and a ready job, a queue's head.
+# place and a ready job (found by a skip scan of the queues that have available jobs), a
+# queue's head.
 FILTERS = """
     and (%(tasks)s::text[] is null or j.task_identifier = any(%(tasks)s::text[]))
     and (%(flags)s::text[] is null or j.flags is null or not (j.flags ?| %(flags)s::text[]))"""
@@ -150,7 +152,23 @@ TASK_LOCK = (
           for update skip locked"""
 )
 READY_QUEUES = (
-    """select q.queue_name, q.concurrency from job_queues q
+    """select q.queue_name, q.concurrency
+         from (with recursive heads(queue_name, run_at) as (
+                   (select j.queue_name, j.run_at from jobs j
+                     where j.is_available and j.queue_name is not null
+                     order by j.queue_name, j.run_at
+                     limit 1)
+                   union all
+                   select n.queue_name, n.run_at
+                     from heads h
+                    cross join lateral (
+                          select j.queue_name, j.run_at from jobs j
+                           where j.is_available and j.queue_name is not null
+                             and j.queue_name > h.queue_name
+                           order by j.queue_name, j.run_at
+                           limit 1) as n)
+               select h.queue_name from heads h where h.run_at <= %(now)s) as due
+         join job_queues q on q.queue_name = due.queue_name
         cross join lateral (
               select 1 from jobs j
                where j.queue_name = q.queue_name and j.is_available and j.run_at <= %(now)s"""
@@ -270,6 +288,37 @@ def test_fetch_jobs_reads_jobs_through_the_indexes_only(database_url: str, big_s
     assert after["jobs_task_fetch_idx"] > before["jobs_task_fetch_idx"]
     assert after["jobs_queue_fetch_idx"] > before["jobs_queue_fetch_idx"]
     assert after["jobs_queue_ready_idx"] > before["jobs_queue_ready_idx"]
+
+
+def test_fetch_jobs_does_not_visit_queues_without_available_jobs(
+    database_url: str, schema: str, client: Client, db: psycopg.Connection[Any]
+) -> None:
+    """job_queues keeps one row per queue name ever used. 3,000 queues whose jobs are all
+    done must cost a fetch nothing: it finds the queues with available jobs by a skip scan
+    of jobs_queue_ready_idx, so its index scans stay a handful, not one or two per queue."""
+    from trigger_compat import JobSpec
+
+    done = client.add_jobs(
+        [JobSpec(identifier="t", payload={}, queue_name=f"old-{i:04d}") for i in range(3_000)]
+    )
+    client.complete_jobs([j.id for j in done])
+    client.add_job("t", {"n": 1}, queue_name="live")
+    client.add_job("t", {"n": 2}, queue_name="live")
+    client.add_job("t", {"n": 3}, queue_name="later", run_at=T0 + timedelta(days=1))
+    clock = FakeClock()
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        Client(database_url, schema=schema, clock=clock) as c,
+    ):
+        conn.execute(sql.SQL("analyze {}.jobs").format(sql.Identifier(schema)))
+        conn.execute("select pg_stat_force_next_flush()")
+        before = table_scans(conn, schema)
+        fetched = c.fetch_jobs("w", 10, tx=conn)
+        conn.execute("select pg_stat_force_next_flush()")
+        after = table_scans(conn, schema)
+    assert [j.payload for j in fetched] == [{"n": 1}]  # "live" is serial; "later" is not due
+    scans = {name: after[name] - before[name] for name in after if name != "seq_scan"}
+    assert sum(scans.values()) < 30, scans  # the 3,000 old queues would be 3,000 or more
 
 
 def test_every_public_name_resolves() -> None:

@@ -1,0 +1,163 @@
+-- fetch_jobs visits only the named queues that have a job ready now.
+--
+-- Before, its queue loop started from job_queues: one row per queue name ever used, never
+-- removed, each probed on every fetch (a ready-job probe and a running count). With queue
+-- names per customer or per entity, that table only grows, and so did the cost of every
+-- fetch of every worker, whether or not those queues held anything. Now the loop starts
+-- from a skip scan of jobs_queue_ready_idx (queue_name, run_at) over the available jobs:
+-- one index probe per queue that has available jobs, and nothing for a queue whose jobs
+-- are all done, running or failed. The checks on each queue found are those of 0004.
+
+create or replace function fetch_jobs(
+    worker_id        text,
+    max_jobs         integer     default 1,
+    task_identifiers text[]      default null,
+    forbidden_flags  text[]      default null,
+    now              timestamptz default null
+) returns setof jobs
+language plpgsql volatile
+set search_path from current
+set enable_sort = off
+set enable_bitmapscan = off
+set lock_timeout = '250ms'
+set plan_cache_mode = force_generic_plan
+as $$
+#variable_conflict use_column
+declare
+    v_now     timestamptz := coalesce(fetch_jobs.now, pg_catalog.now());
+    v_flags   text[] := case when cardinality(fetch_jobs.forbidden_flags) > 0
+                             then fetch_jobs.forbidden_flags end;
+    v_tasks   text[] := fetch_jobs.task_identifiers;
+    v_cands   fetch_candidate[];
+    v_ids     bigint[];
+    v_queue   record;
+    v_running integer;
+    v_queued  boolean := false;
+    v_heads   text[];     -- the tasks to take unqueued jobs from
+    v_takes   integer[];  -- and how many from each
+begin
+    if fetch_jobs.max_jobs is null or fetch_jobs.max_jobs < 1 then
+        return;
+    end if;
+
+    v_heads := v_tasks;
+    if v_heads is null then
+        -- Every task that has an available job without a queue (a skip scan of the index).
+        v_heads := array(
+            with recursive t(task) as (
+                (select j.task_identifier from jobs j
+                  where j.is_available and j.queue_name is null
+                  order by j.task_identifier limit 1)
+                union all
+                select (select j.task_identifier from jobs j
+                         where j.is_available and j.queue_name is null
+                           and j.task_identifier > t.task
+                         order by j.task_identifier limit 1)
+                  from t where t.task is not null)
+            select t.task from t where t.task is not null);
+    end if;
+
+    -- How many jobs to take from each task: all of them from the only one, else the share
+    -- each task has among the best max_jobs ready heads (read without locks).
+    if cardinality(v_heads) = 1 then
+        v_takes := array[fetch_jobs.max_jobs];
+    elsif cardinality(v_heads) > 1 then
+        select coalesce(array_agg(b.task), '{}'), coalesce(array_agg(b.n), '{}')
+          into v_heads, v_takes
+          from (select h.task, count(*)::integer as n
+                  from (select t.task, c.priority, c.run_at, c.id
+                          from unnest(v_heads) as t(task)
+                         cross join lateral (
+                               select j.priority, j.run_at, j.id from jobs j
+                                where j.task_identifier = t.task and j.is_available
+                                  and j.queue_name is null and j.run_at <= v_now
+                                  and (v_flags is null or j.flags is null
+                                       or not (j.flags ?| v_flags))
+                                order by j.priority, j.run_at, j.id
+                                limit fetch_jobs.max_jobs) as c
+                         order by c.priority, c.run_at, c.id
+                         limit fetch_jobs.max_jobs) as h
+                 group by h.task) as b;
+    end if;
+
+    select coalesce(array_agg(row(c.priority, c.run_at, c.id)::fetch_candidate), '{}')
+      into v_cands
+      from unnest(v_heads, v_takes) as t(task, n)
+     cross join lateral (
+           select j.priority, j.run_at, j.id from jobs j
+            where j.task_identifier = t.task and j.is_available and j.queue_name is null
+              and j.run_at <= v_now
+              and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+            order by j.priority, j.run_at, j.id
+            limit t.n
+              for update skip locked) as c;
+
+    -- The queues with a job ready now, found by a skip scan of jobs_queue_ready_idx (one
+    -- probe per queue that has available jobs: the first entry of a queue holds its
+    -- earliest run_at), not by visiting every job_queues row. Each is then checked as
+    -- before: a ready job of the worker's tasks and flags (the LATERAL probe, ordered by
+    -- run_at with a LIMIT, so that it stays a per-queue probe of the index), and a free
+    -- place (running jobs counted on jobs_queue_running_idx).
+    for v_queue in
+        select q.queue_name, q.concurrency
+          from (with recursive heads(queue_name, run_at) as (
+                    (select j.queue_name, j.run_at from jobs j
+                      where j.is_available and j.queue_name is not null
+                      order by j.queue_name, j.run_at
+                      limit 1)
+                    union all
+                    select n.queue_name, n.run_at
+                      from heads h
+                     cross join lateral (
+                           select j.queue_name, j.run_at from jobs j
+                            where j.is_available and j.queue_name is not null
+                              and j.queue_name > h.queue_name
+                            order by j.queue_name, j.run_at
+                            limit 1) as n)
+                select h.queue_name from heads h where h.run_at <= v_now) as due
+          join job_queues q on q.queue_name = due.queue_name
+         cross join lateral (
+               select 1 from jobs j
+                where j.queue_name = q.queue_name and j.is_available and j.run_at <= v_now
+                  and (v_tasks is null or j.task_identifier = any(v_tasks))
+                  and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+                order by j.run_at
+                limit 1) as ready
+         where (select count(*) from jobs r
+                 where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+           for update of q skip locked
+    loop
+        select count(*) into v_running from jobs j
+         where j.queue_name = v_queue.queue_name and j.locked_at is not null;
+        if v_running < v_queue.concurrency then
+            v_queued := true;
+            v_cands := v_cands || array(
+                select row(j.priority, j.run_at, j.id)::fetch_candidate from jobs j
+                 where j.queue_name = v_queue.queue_name and j.is_available and j.run_at <= v_now
+                   and (v_tasks is null or j.task_identifier = any(v_tasks))
+                   and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+                 order by j.priority, j.run_at, j.id
+                 limit least(v_queue.concurrency - v_running, fetch_jobs.max_jobs)
+                   for update skip locked);
+        end if;
+    end loop;
+
+    if v_queued or cardinality(v_heads) > 1 then
+        -- Merge the candidates of every task and queue and keep the best max_jobs.
+        select array_agg(c.id order by c.priority, c.run_at, c.id) into v_ids
+          from (select (u).* from unnest(v_cands) as u) as c;
+        v_ids := v_ids[1:fetch_jobs.max_jobs];
+    else
+        select array_agg(c.id) into v_ids from unnest(v_cands) as c;
+    end if;
+
+    return query
+        update jobs
+           set attempts = jobs.attempts + 1,
+               locked_by = fetch_jobs.worker_id,
+               locked_at = v_now,
+               updated_at = pg_catalog.now()
+         where id = any(v_ids)
+        returning *;
+end
+$$;
