@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,34 @@ def test_enqueue_takes_the_schema_from_the_catalog(
     )
     assert result.exit_code == 0, result.stderr
     assert [j.payload for j in client.fetch_jobs("w", 5)] == [{"to": "c"}]
+
+
+def test_admin_commands_read_only_the_schema_of_the_catalog(
+    database_url: str, client: Client, catalog_file: Path, tmp_path: Path
+) -> None:
+    """status takes its schema from the catalog's databaseSchema without loading the rest of
+    it: a catalog whose task schema file is missing still names the schema (enqueue, which
+    needs the tasks, reports the problem); a file that is not YAML is reported as before."""
+    from click.testing import CliRunner
+
+    from trigger_compat.cli import main
+
+    client.add_job("t", {})
+    (tmp_path / "email.json").unlink()
+    env = {"DATABASE_URL": database_url}
+    status = CliRunner().invoke(main, ["status", "--json", "--catalog", str(catalog_file)], env=env)
+    assert status.exit_code == 0, status.stderr
+    assert json.loads(status.stdout)["schema"] == client.schema
+    enqueue = CliRunner().invoke(
+        main, ["enqueue", "sendEmail", '{"to": "c"}', "--catalog", str(catalog_file)], env=env
+    )
+    assert enqueue.exit_code == admin.EXIT_INVALID
+    assert "email.json" in enqueue.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("databaseSchema: [unclosed\n", encoding="utf-8")
+    bad = CliRunner().invoke(main, ["status", "--catalog", str(broken)], env=env)
+    assert bad.exit_code == admin.EXIT_INVALID
+    assert "broken.yaml" in bad.stderr
 
 
 def test_enqueue_needs_a_catalog(

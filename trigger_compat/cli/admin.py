@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+import psycopg
 
 from ..client import Client
 from ..core import admin_ops as ao
 from ..core import ops
+from ..core.dberrors import translate
 from ..core.migrations import latest_version, pending
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
 from ..errors import (
@@ -140,6 +142,30 @@ def _schema(schema: str | None, catalog: Catalog | None) -> str:
     return (catalog.database_schema if catalog is not None else None) or DEFAULT_SCHEMA
 
 
+def _schema_of_catalog_file(path: str | None) -> str:
+    """The schema a catalog file names (``databaseSchema``), read from its YAML without
+    loading the catalog (its JSON Schemas, templates and cron): all that the commands other
+    than ``enqueue`` need of it. A file that cannot be read this way is loaded in full, so
+    that its problems are reported as ever."""
+    if path is None:
+        if not Path("catalog.yaml").is_file():
+            return DEFAULT_SCHEMA
+        path = "catalog.yaml"
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    if isinstance(data, dict):
+        value = data.get("databaseSchema")
+        if value is None:
+            return DEFAULT_SCHEMA
+        if isinstance(value, str) and value:
+            return value
+    return _schema(None, _load_catalog(path))
+
+
 @contextmanager
 def _client(
     database_url: str | None,
@@ -148,11 +174,26 @@ def _client(
     *,
     catalog_required: bool = False,
 ) -> Iterator[Client]:
-    catalog = _load_catalog(catalog_path, required=catalog_required)
+    """A client on one connection of its own (a command runs a few statements one after the
+    other: a pool would cost a second connection and its threads)."""
+    catalog = _load_catalog(catalog_path, required=True) if catalog_required else None
+    if schema:
+        name = schema
+    elif catalog is not None:
+        name = _schema(None, catalog)
+    else:
+        name = _schema_of_catalog_file(catalog_path)
     with _handled():
         url = resolve_database_url(database_url)
-        with Client(url, schema=_schema(schema, catalog), catalog=catalog, pool_size=1) as client:
-            yield client
+        try:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except Exception as exc:
+            mapped = translate(exc, schema=name, conninfo=url)
+            if mapped is None:
+                raise
+            raise mapped from None
+    with conn, Client(conn, schema=name, catalog=catalog) as client:
+        yield client
 
 
 def _color() -> bool | None:
