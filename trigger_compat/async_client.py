@@ -1,4 +1,8 @@
-"""The asynchronous client: the same surface as :class:`trigger_compat.Client`, awaited."""
+"""The asynchronous client: the source of the synchronous one (tools/gen_sync_client.py).
+
+Both run the operations of :mod:`trigger_compat.core.ops`: the logic lives there and here once;
+the two clients differ only in I/O.
+"""
 
 from __future__ import annotations
 
@@ -99,11 +103,10 @@ class AsyncClient:
             if self._pool is None:
                 assert self._conninfo is not None
                 # Connect once first, so that a bad DSN fails now with the server's reason.
-                await (
-                    await psycopg.AsyncConnection.connect(
-                        self._conninfo, connect_timeout=int(self._connect_timeout)
-                    )
-                ).close()
+                probe = await psycopg.AsyncConnection.connect(
+                    self._conninfo, connect_timeout=int(self._connect_timeout)
+                )
+                await probe.close()
                 self._pool = AsyncConnectionPool(
                     self._conninfo,
                     min_size=1,
@@ -151,6 +154,20 @@ class AsyncClient:
         from .core.catalog import require_catalog
 
         return require_catalog(self.catalog)
+
+    @property
+    def clock(self) -> Clock | None:
+        """The clock given to this client (it replaces the database's ``now()``), or None."""
+        return self._clock
+
+    @property
+    def conninfo(self) -> str | None:
+        """The connection string this client connects with: the one it was given, or its
+        pool's; None for a client built on a single connection."""
+        if self._conninfo is not None:
+            return self._conninfo
+        conninfo = self._pool.conninfo if self._pool is not None else None
+        return conninfo if isinstance(conninfo, str) else None
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None

@@ -1,4 +1,10 @@
-"""The synchronous client: runs the operations of :mod:`trigger_compat.core.ops` on psycopg."""
+# Generated from async_client.py by tools/gen_sync_client.py: do not edit; edit
+# async_client.py and run `python tools/gen_sync_client.py`.
+"""The synchronous client: generated from the asynchronous one (tools/gen_sync_client.py).
+
+Both run the operations of :mod:`trigger_compat.core.ops`: the logic lives there and here once;
+the two clients differ only in I/O.
+"""
 
 from __future__ import annotations
 
@@ -99,7 +105,8 @@ class Client:
             if self._pool is None:
                 assert self._conninfo is not None
                 # Connect once first, so that a bad DSN fails now with the server's reason.
-                psycopg.connect(self._conninfo, connect_timeout=int(self._connect_timeout)).close()
+                probe = psycopg.connect(self._conninfo, connect_timeout=int(self._connect_timeout))
+                probe.close()
                 self._pool = ConnectionPool(
                     self._conninfo,
                     min_size=1,
@@ -135,19 +142,30 @@ class Client:
 
     def execute(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None = None) -> T:
         """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
-        with (
-            self._errors(),
-            self._connection(tx) as conn,
-            conn.cursor(row_factory=row_factory) as cur,
-        ):
-            cur.execute(self._sql[op.query], op.params)
-            rows = cur.fetchall() if has_rows(cur) else []
+        with self._errors():
+            with self._connection(tx) as conn, conn.cursor(row_factory=row_factory) as cur:
+                cur.execute(self._sql[op.query], op.params)
+                rows = cur.fetchall() if has_rows(cur) else []
         return op.parse(rows)
 
     def _require_catalog(self) -> Catalog:
         from .core.catalog import require_catalog
 
         return require_catalog(self.catalog)
+
+    @property
+    def clock(self) -> Clock | None:
+        """The clock given to this client (it replaces the database's ``now()``), or None."""
+        return self._clock
+
+    @property
+    def conninfo(self) -> str | None:
+        """The connection string this client connects with: the one it was given, or its
+        pool's; None for a client built on a single connection."""
+        if self._conninfo is not None:
+            return self._conninfo
+        conninfo = self._pool.conninfo if self._pool is not None else None
+        return conninfo if isinstance(conninfo, str) else None
 
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -174,25 +192,26 @@ class Client:
         Raises :class:`SchemaAheadError` when the database knows migrations this code does not.
         """
         applied: list[int] = []
-        with self._errors(), self._connection(None) as conn:
-            while True:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(
-                        self._sql["migrate_lock"],
-                        {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
-                    )
-                    cur.execute(self._sql["migrate_bootstrap"], {})
-                    cur.execute(self._sql["migrate_applied"], {})
-                    todo = pending(self.schema, (row[0] for row in cur.fetchall()))
-                    if not todo:
-                        return applied
-                    cur.execute(self._sql["migrate_search_path"], {})
-                    cur.execute(todo[0].sql)
-                    cur.execute(
-                        self._sql["migrate_record"],
-                        {"version": todo[0].version, "name": todo[0].name},
-                    )
-                applied.append(todo[0].version)
+        with self._errors():
+            with self._connection(None) as conn:
+                while True:
+                    with conn.transaction(), conn.cursor() as cur:
+                        cur.execute(
+                            self._sql["migrate_lock"],
+                            {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                        )
+                        cur.execute(self._sql["migrate_bootstrap"], {})
+                        cur.execute(self._sql["migrate_applied"], {})
+                        todo = pending(self.schema, (row[0] for row in cur.fetchall()))
+                        if not todo:
+                            return applied
+                        cur.execute(self._sql["migrate_search_path"], {})
+                        cur.execute(todo[0].sql)
+                        cur.execute(
+                            self._sql["migrate_record"],
+                            {"version": todo[0].version, "name": todo[0].name},
+                        )
+                    applied.append(todo[0].version)
 
     # -- jobs --------------------------------------------------------------------------
 
