@@ -134,23 +134,8 @@ def main() -> None:
         empty = Side(url, "empty")
         big = Side(url, "big")
         try:
-            now = datetime.now(UTC)
             t = time.perf_counter()
-            db.execute(
-                sql.SQL(FILL).format(s=big.ident),
-                {"now": now, "rows": args.rows, "queues": QUEUES},
-            )
-            db.execute(
-                sql.SQL(
-                    "insert into {}.job_queues (queue_name) select 'q' || g "
-                    "from generate_series(0, %s) g on conflict do nothing"
-                ).format(big.ident),
-                (QUEUES - 1,),
-            )
-            db.execute(sql.SQL("vacuum analyze {}.jobs").format(big.ident))
-            db.execute(sql.SQL("vacuum analyze {}.job_queues").format(big.ident))
-            row = db.execute(sql.SQL("select max(id) from {}.jobs").format(big.ident)).fetchone()
-            big.fill_max_id = int(row[0]) if row and row[0] is not None else 0
+            fill(db, big, args.rows)
             print(f"filled {args.rows:,} jobs in {time.perf_counter() - t:.1f} s", flush=True)
             rows = run_workloads(db, empty, big, sizes, args.runs)
             print_table(rows)
@@ -175,6 +160,26 @@ def main() -> None:
             f"\ntotal {time.perf_counter() - started:.0f} s; load average after: {load()}",
             flush=True,
         )
+
+
+def fill(db: psycopg.Connection[Any], big: Side, rows: int) -> None:
+    """Fill ``big``'s jobs table with ``rows`` jobs (see FILL), its queues, then vacuum
+    analyze; sets ``big.fill_max_id``."""
+    db.execute(
+        sql.SQL(FILL).format(s=big.ident),
+        {"now": datetime.now(UTC), "rows": rows, "queues": QUEUES},
+    )
+    db.execute(
+        sql.SQL(
+            "insert into {}.job_queues (queue_name) select 'q' || g "
+            "from generate_series(0, %s) g on conflict do nothing"
+        ).format(big.ident),
+        (QUEUES - 1,),
+    )
+    db.execute(sql.SQL("vacuum analyze {}.jobs").format(big.ident))
+    db.execute(sql.SQL("vacuum analyze {}.job_queues").format(big.ident))
+    row = db.execute(sql.SQL("select max(id) from {}.jobs").format(big.ident)).fetchone()
+    big.fill_max_id = int(row[0]) if row and row[0] is not None else 0
 
 
 def timed(fn: Callable[[], object]) -> float:

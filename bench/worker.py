@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,16 +109,20 @@ def child_listen(url: str, channel: str) -> None:
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
+    return spawn_command([sys.executable, __file__, "--child", *args])
+
+
+def spawn_command(cmd: Sequence[str], cwd: str | None = None) -> subprocess.Popen[str]:
+    """Start a consumer process and wait for its "ready" line (it then runs until its
+    standard input closes, and prints its JSON stats last)."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+        list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if line != "ready":
-        raise RuntimeError(f"child {args} did not start: {line!r}")
+        proc.kill()
+        raise RuntimeError(f"child {list(cmd)} did not start: {line!r}")
     return proc
 
 
@@ -176,20 +180,37 @@ def drain(
         spawn("raw", url, schema) if raw else spawn("worker", url, schema, "10", "drain")
         for _ in range(processes)
     ]
-    with psycopg.connect(url, autocommit=True) as conn:
-        ident = sql.Identifier(schema)
-        start = time.perf_counter()
+    ident = sql.Identifier(schema)
+
+    def release(conn: psycopg.Connection[Any]) -> None:
         conn.execute(
-            sql.SQL("update {}.jobs set run_at = now() where run_at = %s").format(ident), [FAR]
+            sql.SQL("update {}.jobs set run_at = now() where id between %s and %s").format(ident),
+            list(ids),
         )
         conn.execute("select pg_notify(%s, %s)", [notify_channel(schema), str(jobs)])
-        if raw:
+
+    return time_drain(url, procs, release, lambda conn: any_left(conn, schema, ids), go=raw)
+
+
+def time_drain(
+    url: str,
+    procs: Sequence[subprocess.Popen[str]],
+    release: Callable[[psycopg.Connection[Any]], None],
+    left: Callable[[psycopg.Connection[Any]], bool],
+    go: bool = False,
+) -> float:
+    """Release the parked jobs (``release``), time until ``left`` says none is left, then
+    stop the consumers. ``go``: also tell each consumer to start (the raw consumers)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        start = time.perf_counter()
+        release(conn)
+        if go:
             for p in procs:
                 assert p.stdin is not None
                 p.stdin.write("go\n")
                 p.stdin.flush()
-        while any_left(conn, schema, ids):
-            if raw and all(p.poll() is not None for p in procs):
+        while left(conn):
+            if go and all(p.poll() is not None for p in procs):
                 break
             time.sleep(0.01)  # measurement poll; the workers run in other processes
         elapsed = time.perf_counter() - start
@@ -246,7 +267,14 @@ def w6(url: str, jobs: int) -> tuple[str, float, float]:
     return (f"W6 incident: drain {jobs:,} among {jobs * 5:,} others, 4 proc × 10", rate, 0.0)
 
 
-def w4(url: str, count: int) -> list[tuple[str, float, float, float]]:
+def pct(values: Sequence[float], p: float) -> float:
+    """The ``p`` quantile of sorted ``values`` (seconds), in milliseconds."""
+    return values[min(len(values) - 1, int(p * len(values)))] * 1000
+
+
+def pickup(url: str, count: int, rate: float = 50) -> tuple[list[float], list[float]]:
+    """Pickup latencies (s, sorted) of ``count`` jobs added at ``rate``/s to an idle worker:
+    from the return of ``add_job`` (its commit done), and from the ``add_job`` call."""
     schema = fresh_schema(url)
     proc = spawn("worker", url, schema, "10", "latency")
     called: dict[int, float] = {}  # job id -> when add_job was called
@@ -258,13 +286,18 @@ def w4(url: str, count: int) -> list[tuple[str, float, float, float]]:
             job = client.add_job("noop", {})
             committed[job.id] = time.time()
             called[job.id] = before
-            time.sleep(1 / 50)  # the enqueue rate of the workload
+            time.sleep(1 / rate)  # the enqueue rate of the workload
         while client.get_job(max(committed)) is not None:
             time.sleep(0.01)  # measurement poll: until the last job has run
     starts = {int(k): v for k, v in finish(proc)["starts"].items()}
+    drop(url, schema)
     ours = sorted(starts[i] - committed[i] for i in committed)
     with_add = sorted(starts[i] - called[i] for i in called)
-    drop(url, schema)
+    return ours, with_add
+
+
+def w4(url: str, count: int) -> list[tuple[str, float, float, float]]:
+    ours, with_add = pickup(url, count)
     channel = f"bench_{uuid.uuid4().hex[:8]}"
     listener = spawn("listen", url, channel)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -273,9 +306,6 @@ def w4(url: str, count: int) -> list[tuple[str, float, float, float]]:
             time.sleep(1 / 50)
         conn.execute("select pg_notify(%s, 'stop')", [channel])
     raw = sorted(finish(listener)["latencies"])
-
-    def pct(values: Sequence[float], p: float) -> float:
-        return values[min(len(values) - 1, int(p * len(values)))] * 1000
 
     return [
         (f"W4 pickup latency {label} (ms)", pct(ours, p), pct(raw, p), 0.0)
@@ -298,9 +328,14 @@ def _proc_stats(pid: int) -> tuple[float, int]:
     return cpu, rss_kb
 
 
-def w5(url: str, seconds: float) -> list[tuple[str, float]]:
-    schema = fresh_schema(url)
-    proc = spawn("worker", url, schema, "10", "drain")
+def idle_cost(
+    url: str, pid: int, seconds: float, settle: float = 11.0
+) -> tuple[float, float, float]:
+    """Resident memory (MB), CPU (% of a core) and statements per second (commits and
+    rollbacks of the database in ``pg_stat_database``, less this probe's own) of the idle
+    consumer ``pid`` over ``seconds``, after ``settle`` seconds: a backend that goes idle
+    may hold its counts up to 10 s before it reports them (PostgreSQL ≥ 15), so a shorter
+    wait would count the consumer's start-up in the idle period."""
     with psycopg.connect(url, autocommit=True) as conn:
 
         def statements() -> int:
@@ -312,19 +347,26 @@ def w5(url: str, seconds: float) -> list[tuple[str, float]]:
             return int(row[0])
 
         conn.execute("select pg_stat_clear_snapshot()")
-        time.sleep(2)  # let start-up settle before measuring the idle state
-        cpu0, _ = _proc_stats(proc.pid)
+        time.sleep(settle)  # let start-up settle (and be reported) before measuring
+        cpu0, _ = _proc_stats(pid)
         tx0 = statements()
         time.sleep(seconds)  # the idle period being measured
         conn.execute("select pg_stat_clear_snapshot()")
         tx1 = statements()
-        cpu1, rss = _proc_stats(proc.pid)
+        cpu1, rss = _proc_stats(pid)
+    return rss / 1024, (cpu1 - cpu0) / seconds * 100, (tx1 - tx0 - 2) / seconds
+
+
+def w5(url: str, seconds: float) -> list[tuple[str, float]]:
+    schema = fresh_schema(url)
+    proc = spawn("worker", url, schema, "10", "drain")
+    rss, cpu, statements = idle_cost(url, proc.pid, seconds)
     finish(proc)
     drop(url, schema)
     return [
-        ("W5 idle RSS (MB)", rss / 1024),
-        ("W5 idle CPU (%)", (cpu1 - cpu0) / seconds * 100),
-        ("W5 idle statements/s", (tx1 - tx0 - 2) / seconds),
+        ("W5 idle RSS (MB)", rss),
+        ("W5 idle CPU (%)", cpu),
+        ("W5 idle statements/s", statements),
     ]
 
 

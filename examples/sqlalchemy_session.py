@@ -36,7 +36,7 @@ def sign_up(session: Session, queue: Client, email: str, name: str) -> User:
     session.add(user)
     session.flush()
     conn = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-    queue.enqueue("scheduleEmail", {"email": "welcome", "name": name}, tx=conn)
+    queue.enqueue("scheduleEmail", {"email": "welcome", "to": email, "name": name}, tx=conn)
     return user
 
 

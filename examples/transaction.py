@@ -30,7 +30,7 @@ def sign_up(conn: psycopg.Connection[Any], queue: Client, email: str, name: str)
             "insert into users (email, name) values (%s, %s) returning id", (email, name)
         ).fetchone()
         assert row is not None
-        queue.enqueue("scheduleEmail", {"email": "welcome", "name": name}, tx=conn)
+        queue.enqueue("scheduleEmail", {"email": "welcome", "to": email, "name": name}, tx=conn)
     return int(row[0])
 
 

@@ -12,23 +12,29 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     CatalogError,
     CatalogRequiredError,
+    ConfigurationError,
+    CronError,
     DatabaseUnavailableError,
     DuplicateJobKeyError,
+    InvalidArgumentError,
     InvalidJobError,
     PayloadValidationError,
     Problem,
     SchemaAheadError,
     SchemaError,
     SchemaNotMigratedError,
+    TemplateError,
     TransactionConflictError,
     TriggerCompatError,
     UnknownTaskError,
+    WorkerConfigError,
 )
 
 if TYPE_CHECKING:
     from .async_client import AsyncClient
     from .client import Client
-    from .core.catalog import Catalog, load_catalog
+    from .core.catalog import Catalog
+    from .core.catalog_loader import load_catalog
     from .core.jobs import Job, JobKeyMode, JobSpec
     from .core.options import JobOptions
     from .core.outcomes import JobCancel, JobSnooze
@@ -43,7 +49,7 @@ _HOMES: dict[str, str] = {
     "AsyncClient": ".async_client",
     "Client": ".client",
     "Catalog": ".core.catalog",
-    "load_catalog": ".core.catalog",
+    "load_catalog": ".core.catalog_loader",
     "Job": ".core.jobs",
     "JobKeyMode": ".core.jobs",
     "JobSpec": ".core.jobs",
@@ -63,8 +69,11 @@ __all__ = [
     "CatalogError",
     "CatalogRequiredError",
     "Client",
+    "ConfigurationError",
+    "CronError",
     "DatabaseUnavailableError",
     "DuplicateJobKeyError",
+    "InvalidArgumentError",
     "InvalidJobError",
     "Job",
     "JobCancel",
@@ -77,10 +86,12 @@ __all__ = [
     "SchemaAheadError",
     "SchemaError",
     "SchemaNotMigratedError",
+    "TemplateError",
     "TransactionConflictError",
     "TriggerCompatError",
     "UnknownTaskError",
     "Worker",
+    "WorkerConfigError",
     "WorkerOptions",
     "ZodWorker",
     "__version__",

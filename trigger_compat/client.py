@@ -9,7 +9,7 @@ the two clients differ only in I/O.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from os import PathLike
@@ -27,7 +27,17 @@ from .core.jobs import (
     JobSpec,
     check_max_payload_bytes,
 )
-from .core.migrations import MIGRATION_LOCK_CLASS, pending
+from .core.migrations import (
+    MIGRATION_LOCK_CLASS,
+    REPLACE_NEEDS_DROP,
+    Overload,
+    after_apply,
+    drop_statements,
+    next_step,
+    pending,
+    plan_functions,
+)
+from .core.now import NowFunction
 from .core.rows import has_rows, row_factory
 from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 
@@ -36,7 +46,6 @@ if TYPE_CHECKING:
     from .core.options import JobOptions
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 
 
@@ -63,7 +72,7 @@ class Client:
         *,
         schema: str | None = None,
         catalog: Catalog | str | PathLike[str] | None = None,
-        clock: Clock | None = None,
+        clock: NowFunction | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
@@ -154,7 +163,7 @@ class Client:
         return require_catalog(self.catalog)
 
     @property
-    def clock(self) -> Clock | None:
+    def clock(self) -> NowFunction | None:
         """The clock given to this client (it replaces the database's ``now()``), or None."""
         return self._clock
 
@@ -186,7 +195,9 @@ class Client:
     # -- schema ------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        """Apply the pending migrations, each in its own transaction under an advisory lock.
+        """Apply the pending migrations, each in its own transaction under an advisory lock,
+        then, in the last of those transactions, the SQL functions whose file changed (see
+        :mod:`trigger_compat.core.migrations`).
 
         Safe to run from several processes at once. Returns the versions applied by this call.
         Raises :class:`SchemaAheadError` when the database knows migrations this code does not.
@@ -201,17 +212,56 @@ class Client:
                             {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
                         )
                         cur.execute(self._sql["migrate_bootstrap"], {})
-                        cur.execute(self._sql["migrate_applied"], {})
+                        cur.execute(self._sql["admin_applied_migrations"], {})
                         todo = pending(self.schema, (row[0] for row in cur.fetchall()))
-                        if not todo:
-                            return applied
+                        step = next_step(todo)
                         cur.execute(self._sql["migrate_search_path"], {})
-                        cur.execute(todo[0].sql)
-                        cur.execute(
-                            self._sql["migrate_record"],
-                            {"version": todo[0].version, "name": todo[0].name},
-                        )
-                    applied.append(todo[0].version)
+                        for migration in step:
+                            cur.execute(migration.sql)
+                            cur.execute(
+                                self._sql["migrate_record"],
+                                {"version": migration.version, "name": migration.name},
+                            )
+                            applied.append(migration.version)
+                        if len(step) == len(todo):
+                            self._migrate_functions(conn)
+                            return applied
+
+    def _migrate_functions(self, conn: psycopg.Connection[Any]) -> None:
+        """The function step of :meth:`migrate`, in its transaction: see
+        :func:`trigger_compat.core.migrations.plan_functions`."""
+        catalog = {"schema_name": self.schema, "name": None}
+        with conn.cursor() as cur:
+            cur.execute(self._sql["migrate_functions_recorded"], {})
+            recorded = {str(name): str(sha) for name, sha in cur.fetchall()}
+            cur.execute(self._sql["migrate_functions_catalog"], catalog)
+            overloads = [Overload.from_row(row) for row in cur.fetchall()]
+            plan = plan_functions(self.schema, recorded, overloads)
+            for statement in plan.drops:
+                cur.execute(statement)
+            for name in plan.forget:
+                cur.execute(self._sql["migrate_function_forget"], {"name": name})
+            for function in plan.apply:
+                before = plan.overloads(function.name)
+                try:
+                    with conn.transaction():
+                        cur.execute(function.sql)
+                except psycopg.Error as exc:
+                    if exc.sqlstate not in REPLACE_NEEDS_DROP:
+                        raise
+                    for statement in drop_statements(self.schema, before):
+                        cur.execute(statement)
+                    cur.execute(function.sql)
+                cur.execute(
+                    self._sql["migrate_functions_catalog"], {**catalog, "name": function.name}
+                )
+                after = [Overload.from_row(row) for row in cur.fetchall()]
+                for statement in after_apply(self.schema, before, after):
+                    cur.execute(statement)
+                cur.execute(
+                    self._sql["migrate_function_record"],
+                    {"name": function.name, "sha256": function.sha256},
+                )
 
     # -- jobs --------------------------------------------------------------------------
 

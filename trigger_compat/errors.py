@@ -1,4 +1,11 @@
-"""Exceptions raised by trigger-compat. Every one derives from :class:`TriggerCompatError`."""
+"""Exceptions raised by trigger-compat. Every one derives from :class:`TriggerCompatError`,
+with a class per kind a caller catches: an invalid job (:class:`InvalidJobError`), an invalid
+setting (:class:`ConfigurationError`), a catalog, cron or template problem, the database
+unavailable, a transaction conflict, a schema this code cannot use.
+
+Those that were ``ValueError`` before they had a class of their own still are. A mistake in
+the calling program (an argument of the wrong type, a naive datetime where an aware one is
+needed) raises Python's own ``TypeError`` or ``ValueError``, as the standard library does."""
 
 from __future__ import annotations
 
@@ -24,6 +31,41 @@ class InvalidJobError(TriggerCompatError, ValueError):
 
 class DuplicateJobKeyError(InvalidJobError):
     """The same job key appears twice in one batch. Nothing was written."""
+
+
+class InvalidArgumentError(InvalidJobError):
+    """An argument of an admin command is invalid (a duration, a time, job ids).
+
+    A subclass of :class:`InvalidJobError`, which these arguments raised before they had a
+    class of their own.
+    """
+
+
+class ConfigurationError(TriggerCompatError, ValueError):
+    """A setting is invalid: a schema or role name, a batch size, a worker's options. Nothing
+    was done.
+
+    ``field`` names the offending setting when there is one (e.g. ``"schema"``).
+    """
+
+    def __init__(self, field: str | None, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class WorkerConfigError(ConfigurationError):
+    """The worker cannot start as configured (unknown worker name, missing handler, …)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
+class CronError(TriggerCompatError, ValueError):
+    """The cron expression is not valid in graphile's grammar. The message says why."""
+
+
+class TemplateError(TriggerCompatError, ValueError):
+    """A template is malformed, or a payload lacks a field the template needs."""
 
 
 class DatabaseUnavailableError(TriggerCompatError, ConnectionError):

@@ -1,4 +1,4 @@
-"""The pure helpers of the admin commands."""
+"""The pure helpers of the admin commands: reading arguments, formatting, batching, ops."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from trigger_compat.cli._bulk import batches
+from trigger_compat.cli._format import format_age, table
+from trigger_compat.cli._parse import parse_duration, parse_ids, parse_when
 from trigger_compat.core import admin_ops as ao
 from trigger_compat.errors import InvalidJobError
 
@@ -28,37 +31,37 @@ NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert ao.parse_duration(text) == timedelta(seconds=seconds)
+    assert parse_duration(text) == timedelta(seconds=seconds)
 
 
 @pytest.mark.parametrize("text", ["", "h", "2 days", "2x", "-1h", "1h30", "h2"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(InvalidJobError, match="not a duration"):
-        ao.parse_duration(text, "--older-than")
+        parse_duration(text, "--older-than")
 
 
 def test_parse_when() -> None:
-    assert ao.parse_when("now", NOW) == NOW
-    assert ao.parse_when("+2h", NOW) == NOW + timedelta(hours=2)
-    assert ao.parse_when("in 30m", NOW) == NOW + timedelta(minutes=30)
-    assert ao.parse_when("2030-02-01T09:00:00+02:00", NOW) == datetime(2030, 2, 1, 7, tzinfo=UTC)
-    assert ao.parse_when("2030-02-01T09:00:00Z", NOW) == datetime(2030, 2, 1, 9, tzinfo=UTC)
-    assert ao.parse_when("2030-02-01 09:00", NOW) == datetime(2030, 2, 1, 9, tzinfo=UTC)
+    assert parse_when("now", NOW) == NOW
+    assert parse_when("+2h", NOW) == NOW + timedelta(hours=2)
+    assert parse_when("in 30m", NOW) == NOW + timedelta(minutes=30)
+    assert parse_when("2030-02-01T09:00:00+02:00", NOW) == datetime(2030, 2, 1, 7, tzinfo=UTC)
+    assert parse_when("2030-02-01T09:00:00Z", NOW) == datetime(2030, 2, 1, 9, tzinfo=UTC)
+    assert parse_when("2030-02-01 09:00", NOW) == datetime(2030, 2, 1, 9, tzinfo=UTC)
     with pytest.raises(InvalidJobError, match="not a time"):
-        ao.parse_when("tomorrow", NOW)
+        parse_when("tomorrow", NOW)
 
 
 def test_parse_ids() -> None:
-    assert ao.parse_ids(["3", "1,2", "3"]) == [3, 1, 2]
+    assert parse_ids(["3", "1,2", "3"]) == [3, 1, 2]
     with pytest.raises(InvalidJobError, match="not a job id"):
-        ao.parse_ids(["1", "x"])
+        parse_ids(["1", "x"])
     with pytest.raises(InvalidJobError):
-        ao.parse_ids(["0"])
+        parse_ids(["0"])
 
 
 def test_batches() -> None:
-    assert [len(b) for b in ao.batches(list(range(2500)), 1000)] == [1000, 1000, 500]
-    assert list(ao.batches([], 1000)) == []
+    assert [len(b) for b in batches(list(range(2500)), 1000)] == [1000, 1000, 500]
+    assert list(batches([], 1000)) == []
 
 
 @pytest.mark.parametrize(
@@ -74,11 +77,11 @@ def test_batches() -> None:
     ],
 )
 def test_format_age(seconds: float | None, text: str) -> None:
-    assert ao.format_age(seconds) == text
+    assert format_age(seconds) == text
 
 
 def test_table_aligns_numbers_right() -> None:
-    lines = ao.table(["TASK", "N"], [["a", 5], ["longer", 123], ["c", None]])
+    lines = table(["TASK", "N"], [["a", 5], ["longer", 123], ["c", None]])
     assert lines == ["TASK      N", "a         5", "longer  123", "c         -"]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from trigger_compat import AsyncClient, Client
-from trigger_compat.core.catalog import Catalog, load_catalog
+from trigger_compat.core.catalog import Catalog
+from trigger_compat.core.catalog_loader import load_catalog
 
 ROOT = Path(__file__).parents[2]
 

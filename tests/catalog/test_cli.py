@@ -25,7 +25,7 @@ def test_validate_shipped_catalog() -> None:
     code, out = run("catalog", "validate", str(ROOT / "catalog.yaml"))
     assert code == 0, out
     assert out.strip().splitlines() == [
-        f"{ROOT / 'catalog.yaml'}: OK — 3 worker(s), 26 task(s), 6 recurring task(s), 0 queue(s)"
+        f"{ROOT / 'catalog.yaml'}: OK — 3 worker(s), 46 task(s), 5 recurring task(s), 0 queue(s)"
     ]
 
 
@@ -110,7 +110,11 @@ def test_show_all_and_one_task() -> None:
     assert "performRunExecutionV3  (worker executionWorker)" in out
     assert "autoIndexProductionEndpoints  (worker workerQueue, recurring)" in out
     code, out = run(
-        "catalog", "show", str(ROOT / "catalog.yaml"), "--task", "deliverHttpSourceRequest"
+        "catalog",
+        "show",
+        str(ROOT / "catalogs" / "trigger-dev-2023-11.yaml"),
+        "--task",
+        "deliverHttpSourceRequest",
     )
     assert code == 0
     assert out.splitlines()[0] == "deliverHttpSourceRequest  (worker workerQueue)"

@@ -1,4 +1,6 @@
-"""enqueue / enqueue_many / dequeue on a real PostgreSQL, with the shipped catalog."""
+"""enqueue / enqueue_many / dequeue on a real PostgreSQL, with trigger.dev's 2023-11 catalog
+(catalogs/trigger-dev-2023-11.yaml: it has templated named queues, which the shipped 2024 one
+no longer has; tests/catalog/test_true_catalogs.py covers both)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 
 from trigger_compat import AsyncClient, Client
 from trigger_compat.core.catalog import Catalog
+from trigger_compat.core.catalog_loader import load_catalog
 from trigger_compat.errors import (
     CatalogRequiredError,
     InvalidJobError,
@@ -19,12 +22,20 @@ from trigger_compat.errors import (
 
 from .conftest import ROOT
 
-# A valid payload for every task of the shipped catalog.
+
+@pytest.fixture(scope="session")
+def shipped_catalog() -> Catalog:
+    """Overrides the conftest fixture (used by cclient/acclient) for this module."""
+    return load_catalog(ROOT / "catalogs" / "trigger-dev-2023-11.yaml")
+
+
+# A valid payload for every task of the catalog.
 VALID: dict[str, Any] = {
     "indexEndpoint": {"id": "ep_1", "source": "MANUAL", "reason": "test"},
     "performEndpointIndexing": {"id": "idx_1"},
     "scheduleEmail": {
         "email": "invite",
+        "to": "b@acme.test",
         "orgName": "Acme",
         "inviterEmail": "a@acme.test",
         "inviteLink": "https://acme.test/invite",
@@ -50,7 +61,6 @@ VALID: dict[str, Any] = {
     "resumeTask": {"id": "t_1"},
     "expireDispatcher": {"id": "d_2"},
     "resumeRun": {"id": "r_3"},
-    "v2.requeueMessage": {"runId": "r_4"},
     "performRunExecutionV2": {"id": "r_5", "reason": "EXECUTE_JOB", "isRetry": False},
     "performRunExecutionV3": {"id": "r_6", "reason": "PREPROCESS"},
     "performTaskOperation": {"id": "op_1"},

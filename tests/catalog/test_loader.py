@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trigger_compat.core.catalog import inspect_catalog, load_catalog, parse_catalog
+from trigger_compat.core.catalog_loader import inspect_catalog, load_catalog, parse_catalog
 from trigger_compat.errors import CatalogError
 
 FIXTURES = Path(__file__).parent / "fixtures"

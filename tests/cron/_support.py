@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from support.clock import T0
 
-T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+__all__ = ["T0", "eventually", "iso", "known", "rows"]
 
 
 async def eventually(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:

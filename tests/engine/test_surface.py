@@ -103,8 +103,7 @@ def big_schema(database_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
-# The SELECTs of fetch_jobs (migrations/0004_fetch_indexes.sql, its queue loop as of
-# 0006_queue_skip_scan.sql), with the function's
+# The SELECTs of fetch_jobs (sql/functions/fetch_jobs.sql), with the function's
 # variables as parameters: the tasks with jobs without a queue (when no task filter is
 # given), the best heads among the tasks, the lock of one task's head, the queues with a free
 # place and a ready job (found by a skip scan of the queues that have available jobs), a

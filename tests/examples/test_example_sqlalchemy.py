@@ -30,7 +30,9 @@ def test_commit_writes_both(engine: Engine, tc_queue: TestQueue) -> None:
         sign_up(session, tc_queue.client, "grace@example.com", "Grace")
         tc_queue.assert_not_enqueued("scheduleEmail")  # not committed yet
         session.commit()
-    tc_queue.assert_enqueued("scheduleEmail", {"email": "welcome", "name": "Grace"})
+    tc_queue.assert_enqueued(
+        "scheduleEmail", {"email": "welcome", "to": "grace@example.com", "name": "Grace"}
+    )
     with Session(engine) as session:
         assert session.scalars(select(User.email)).all() == ["grace@example.com"]
 

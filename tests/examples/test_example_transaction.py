@@ -31,8 +31,10 @@ def test_commit_writes_the_user_and_its_job(
     sign_up(conn, tc_queue.client, "ada@example.com", "Ada")
     conn.commit()
     assert users(conn) == ["ada@example.com"]
-    job = tc_queue.assert_enqueued("scheduleEmail", {"email": "welcome", "name": "Ada"})
-    assert job.priority == 100 and job.max_attempts == 3  # from the catalog
+    job = tc_queue.assert_enqueued(
+        "scheduleEmail", {"email": "welcome", "to": "ada@example.com", "name": "Ada"}
+    )
+    assert job.priority == 0 and job.max_attempts == 3  # from the catalog
 
     sent: list[str] = []
     runs = tc_queue.drain({"scheduleEmail": lambda payload, job: sent.append(payload["name"])})

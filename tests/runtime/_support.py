@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from support.clock import T0, FakeClock
 from support.processes import (
     DEADLINE_S,
     q,
@@ -44,22 +44,7 @@ __all__ = [
     "write_catalog",
 ]
 
-T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 PROCS = Path(__file__).parent / "procs"
-
-
-class FakeClock:
-    """A clock for ``clock=``: it only moves when a test moves it."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 async def wait_for(

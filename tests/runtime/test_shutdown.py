@@ -8,6 +8,8 @@ import asyncio
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,15 +149,25 @@ workers:
 """
 
 
-def _cli(tmp_path: Path, database_url: str, schema: str, shutdown_ms: int) -> subprocess.Popen[str]:
+@contextmanager
+def _cli(
+    tmp_path: Path, database_url: str, schema: str, shutdown_ms: int
+) -> Iterator[subprocess.Popen[str]]:
+    """``trigger-compat worker`` in a process of its own, killed at the end if still running."""
     catalog = write_catalog(tmp_path, CLI_CATALOG.format(schema=schema, shutdown_ms=shutdown_ms))
     env = subprocess_env([PROCS])
     env.update(RUNTIME_TEST_URL=database_url, RUNTIME_TEST_SCHEMA=schema, DATABASE_URL=database_url)
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "trigger-compat"), "worker", "--catalog",
          str(catalog), "--app", "cli_app"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(DEADLINE_S)
 
 
 def _start_job(client: Client, db: psycopg.Connection[Any], schema: str, seconds: float) -> int:
@@ -170,15 +182,10 @@ def _start_job(client: Client, db: psycopg.Connection[Any], schema: str, seconds
 def test_cli_worker_exits_0_on_sigterm_and_releases_its_job(
     tmp_path: Path, side: str, database_url: str, db: psycopg.Connection[Any], client: Client
 ) -> None:
-    proc = _cli(tmp_path, database_url, side, shutdown_ms=300)
-    try:
+    with _cli(tmp_path, database_url, side, shutdown_ms=300) as proc:
         job_id = _start_job(client, db, side, seconds=3600)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=DEADLINE_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEADLINE_S)
     assert proc.returncode == 0, out
     row = job_row(db, side, job_id)
     assert row is not None and row["attempts"] == 1
@@ -189,15 +196,10 @@ def test_cli_worker_exits_0_on_sigterm_and_releases_its_job(
 def test_cli_worker_finishes_a_short_job_then_exits_0(
     tmp_path: Path, side: str, database_url: str, db: psycopg.Connection[Any], client: Client
 ) -> None:
-    proc = _cli(tmp_path, database_url, side, shutdown_ms=60_000)
-    try:
+    with _cli(tmp_path, database_url, side, shutdown_ms=60_000) as proc:
         job_id = _start_job(client, db, side, seconds=0.5)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=DEADLINE_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEADLINE_S)
     assert proc.returncode == 0, out
     assert job_row(db, side, job_id) is None, (job_row(db, side, job_id), out)
 
@@ -205,8 +207,7 @@ def test_cli_worker_finishes_a_short_job_then_exits_0(
 def test_cli_worker_second_sigterm_releases_at_once(
     tmp_path: Path, side: str, database_url: str, db: psycopg.Connection[Any], client: Client
 ) -> None:
-    proc = _cli(tmp_path, database_url, side, shutdown_ms=3_600_000)
-    try:
+    with _cli(tmp_path, database_url, side, shutdown_ms=3_600_000) as proc:
         job_id = _start_job(client, db, side, seconds=3600)
         proc.send_signal(signal.SIGTERM)
         assert proc.stdout is not None
@@ -215,10 +216,6 @@ def test_cli_worker_second_sigterm_releases_at_once(
                 break
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=DEADLINE_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEADLINE_S)
     assert proc.returncode == 0, out
     row = job_row(db, side, job_id)
     assert row is not None and row["locked_at"] is None

@@ -10,13 +10,12 @@ prompt was no; 4 database problem (unreachable, schema not migrated or ahead of 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import psycopg
@@ -36,7 +35,10 @@ from ..errors import (
     TriggerCompatError,
 )
 from . import main
-from ._common import resolve_database_url
+from ._bulk import DEFAULT_BATCH_SIZE, by_ids, by_keyset, run_batches
+from ._common import F, color, database_url_option, resolve_database_url
+from ._format import format_age, table, truncate
+from ._parse import parse_duration, parse_ids, parse_when
 
 if TYPE_CHECKING:
     from ..core.catalog import Catalog
@@ -47,8 +49,6 @@ EXIT_UNHEALTHY = 1
 EXIT_INVALID = 2
 EXIT_REFUSED = 3
 EXIT_DATABASE = 4
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # -- shared options and helpers ----------------------------------------------------------
 
@@ -68,13 +68,7 @@ def _db_options(fn: F) -> F:
         default=None,
         help=f"Database schema (default: the catalog's databaseSchema, else {DEFAULT_SCHEMA}).",
     )(fn)
-    fn = click.option(
-        "--database-url",
-        envvar="DATABASE_URL",
-        default=None,
-        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server).",
-    )(fn)
-    return fn
+    return database_url_option(fn)
 
 
 def _json_option(fn: F) -> F:
@@ -90,8 +84,8 @@ def _yes_option(fn: F) -> F:
 def _batch_option(fn: F) -> F:
     return click.option(
         "--batch-size",
-        type=click.IntRange(1, 100_000),
-        default=ao.DEFAULT_BATCH_SIZE,
+        type=click.IntRange(1, ao.MAX_BATCH_SIZE),
+        default=DEFAULT_BATCH_SIZE,
         show_default=True,
         help="Jobs per statement.",
     )(fn)
@@ -124,7 +118,7 @@ def _load_catalog(path: str | None, *, required: bool = False) -> Catalog | None
                 )
             return None
         path = "catalog.yaml"
-    from ..core.catalog import inspect_catalog  # YAML and JSON Schema load only when needed
+    from ..core.catalog_loader import inspect_catalog  # YAML and JSON Schema load only when needed
 
     report = inspect_catalog(path)
     if report.catalog is None:
@@ -196,13 +190,9 @@ def _client(
         yield client
 
 
-def _color() -> bool | None:
-    return False if os.environ.get("NO_COLOR") else None
-
-
 def _echo(text: str = "", **style: Any) -> None:
     """A line on stdout; styled only when stdout is a terminal (click strips it otherwise)."""
-    click.echo(click.style(text, **style) if style else text, color=_color())
+    click.echo(click.style(text, **style) if style else text, color=color())
 
 
 def _print_json(value: Any) -> None:
@@ -226,16 +216,6 @@ def _confirm(question: str, yes: bool) -> None:
     if not click.confirm(question, default=False, err=True):
         click.echo("aborted; nothing was changed", err=True)
         sys.exit(EXIT_REFUSED)
-
-
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr above :data:`PROGRESS_THRESHOLD` jobs."""
-    if total <= ao.PROGRESS_THRESHOLD:
-        yield lambda n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr, color=_color()) as bar:
-        yield bar.update
 
 
 def _now() -> datetime:
@@ -293,7 +273,7 @@ def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
         c.running,
         c.retrying,
         c.failed,
-        ao.format_age(status.oldest_waiting_age(c)),
+        format_age(status.oldest_waiting_age(c)),
     ]
 
 
@@ -316,7 +296,7 @@ def status(
     """Jobs per task and per queue in each state, the age of the oldest waiting job, and the
     registered workers with their heartbeat age."""
     with _handled():
-        stale = ao.parse_duration(stale_after, "--stale-after").total_seconds()
+        stale = parse_duration(stale_after, "--stale-after").total_seconds()
     with _client(database_url, schema, catalog_path) as client, _handled():
         groups, db_now = client.execute(ao.job_counts(), None)
         st = ao.Status(groups, db_now, client.execute(ao.workers(), None))
@@ -335,7 +315,7 @@ def status(
         rows = [[name, *_count_cells(st, c)] for name, c in by.items()]
         if key == "task":
             rows.append(["(all)", *_count_cells(st, totals)])
-        for i, line in enumerate(ao.table([title.upper(), *_STATE_HEADERS], rows)):
+        for i, line in enumerate(table([title.upper(), *_STATE_HEADERS], rows)):
             failed = i > 0 and rows[i - 1][5] > 0
             _echo("  " + line, **({"fg": "red"} if failed else {}))
     _echo()
@@ -349,13 +329,13 @@ def status(
                 w.hostname,
                 w.pid,
                 w.running,
-                ao.format_age(w.heartbeat_age_seconds),
+                format_age(w.heartbeat_age_seconds),
                 "live" if w.heartbeat_age_seconds <= stale else "stale",
             ]
             for w in st.workers
         ]
         headers = ["NAME", "WORKER ID", "HOST", "PID", "RUNNING", "HEARTBEAT", "STATE"]
-        for i, line in enumerate(ao.table(headers, wrows)):
+        for i, line in enumerate(table(headers, wrows)):
             is_stale = i > 0 and wrows[i - 1][6] == "stale"
             _echo("  " + line, **({"fg": "yellow"} if is_stale else {}))
 
@@ -403,14 +383,14 @@ def list_jobs(
             r.state,
             f"{r.job.attempts}/{r.job.max_attempts}",
             r.job.run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            ao.format_age((now - r.job.created_at).total_seconds()),
-            ao.truncate(r.job.last_error, 50),
+            format_age((now - r.job.created_at).total_seconds()),
+            truncate(r.job.last_error, 50),
         ]
         for r in found
     ]
     headers = ["ID", "TASK", "QUEUE", "STATE", "ATTEMPTS", "RUN AT (UTC)", "AGE", "LAST ERROR"]
     colors = {"failed": "red", "running": "green", "retrying": "yellow"}
-    for i, line in enumerate(ao.table(headers, rows)):
+    for i, line in enumerate(table(headers, rows)):
         color = colors.get(str(rows[i - 1][3])) if i > 0 else None
         _echo(line, **({"fg": color} if color else {"bold": True} if i == 0 else {}))
     if len(found) == limit:
@@ -479,27 +459,29 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _run_failed_batches(
-    client: Client,
-    make: Callable[[ao.FailedSelection, int, int, int], ops.Op[list[int]]],
-    selection: ao.FailedSelection,
-    max_id: int,
-    total: int,
+def _skipped_text(skipped: list[int]) -> str:
+    return f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""
+
+
+def _on_job_ids(
+    job_ids: list[int],
+    run: Callable[[list[int]], list[int]],
     batch_size: int,
     label: str,
-) -> tuple[int, int]:
-    """Run ``make`` batch after batch (keyset on id, up to ``max_id``); (jobs, statements)."""
-    done = statements = 0
-    after = 0
-    with _progress(total, label) as advance:
-        while True:
-            ids = client.execute(make(selection, after, max_id, batch_size), None)
-            statements += 1
-            done += len(ids)
-            advance(len(ids))
-            if len(ids) < batch_size or ids[-1] >= max_id:
-                return done, statements
-            after = ids[-1]
+    done_word: str,
+    text: str,
+    as_json: bool,
+    **extra: Any,
+) -> None:
+    """Act on ``job_ids`` in batches (``run`` returns the ids it acted on) and report them and
+    the ids skipped (not found, or running). ``text`` has a ``{}`` for "N jobs"."""
+    done, statements = run_batches(label, len(job_ids), by_ids(job_ids, batch_size, run))
+    skipped = sorted(set(job_ids) - set(done))
+    _summary(
+        as_json,
+        {done_word: len(done), **extra, "skipped": skipped, "statements": statements},
+        text.format(_plural(len(done), "job")) + _skipped_text(skipped),
+    )
 
 
 def _on_failed_jobs(
@@ -520,13 +502,16 @@ def _on_failed_jobs(
         _summary(as_json, {done_word: 0, "statements": 0}, "no failed jobs match; nothing to do")
         return
     _confirm(question.format(_plural(total, "failed job")), yes)
-    done, statements = _run_failed_batches(
-        client, batch_op, selection, max_id, total, batch_size, doing
+    steps = by_keyset(
+        lambda after: client.execute(batch_op(selection, after, max_id, batch_size), None),
+        max_id,
+        batch_size,
     )
+    done, statements = run_batches(doing, total, steps)
     _summary(
         as_json,
-        {done_word: done, "matched": total, "statements": statements},
-        f"{done_word} {_plural(done, 'failed job')} in {_plural(statements, 'batch')}",
+        {done_word: len(done), "matched": total, "statements": statements},
+        f"{done_word} {_plural(len(done), 'failed job')} in {_plural(statements, 'batch')}",
     )
 
 
@@ -560,25 +545,19 @@ def retry(
     if (task or older_than) and not failed:
         raise click.UsageError("--task and --older-than go with --failed")
     with _handled():
-        job_ids = ao.parse_ids(ids)
-        cutoff = _now() - ao.parse_duration(older_than, "--older-than") if older_than else None
+        job_ids = parse_ids(ids)
+        cutoff = _now() - parse_duration(older_than, "--older-than") if older_than else None
     with _client(database_url, schema, catalog_path) as client, _handled():
         if job_ids:
             _confirm(f"Retry {_plural(len(job_ids), 'job')} now, attempts reset?", yes)
-            retried: list[int] = []
-            statements = 0
-            with _progress(len(job_ids), "retrying") as advance:
-                for chunk in ao.batches(job_ids, batch_size):
-                    got = client.execute(ao.retry_ids(chunk), None)
-                    statements += 1
-                    retried += got
-                    advance(len(chunk))
-            skipped = sorted(set(job_ids) - set(retried))
-            _summary(
+            _on_job_ids(
+                job_ids,
+                lambda chunk: client.execute(ao.retry_ids(chunk), None),
+                batch_size,
+                "retrying",
+                "retried",
+                "retried {}",
                 as_json,
-                {"retried": len(retried), "skipped": skipped, "statements": statements},
-                f"retried {_plural(len(retried), 'job')}"
-                + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
             )
             return
         _on_failed_jobs(
@@ -636,23 +615,18 @@ def fail(
 ) -> None:
     """Fail jobs for good now (attempts = max attempts); running jobs are left alone."""
     with _handled():
-        job_ids = ao.parse_ids(ids)
+        job_ids = parse_ids(ids)
     with _client(database_url, schema, catalog_path) as client, _handled():
         _confirm(f"Fail {_plural(len(job_ids), 'job')} permanently?", yes)
-        done: list[int] = []
-        statements = 0
-        with _progress(len(job_ids), "failing") as advance:
-            for chunk in ao.batches(job_ids, batch_size):
-                done += [j.id for j in client.permanently_fail_jobs(chunk, message)]
-                statements += 1
-                advance(len(chunk))
-    skipped = sorted(set(job_ids) - set(done))
-    _summary(
-        as_json,
-        {"failed": len(done), "skipped": skipped, "statements": statements},
-        f"failed {_plural(len(done), 'job')}"
-        + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
-    )
+        _on_job_ids(
+            job_ids,
+            lambda chunk: [j.id for j in client.permanently_fail_jobs(chunk, message)],
+            batch_size,
+            "failing",
+            "failed",
+            "failed {}",
+            as_json,
+        )
 
 
 @main.command()
@@ -678,30 +652,22 @@ def reschedule(
 ) -> None:
     """Move jobs to another run time (running jobs are left alone)."""
     with _handled():
-        job_ids = ao.parse_ids(ids)
-        when = ao.parse_when(run_at, _now(), "--run-at")
+        job_ids = parse_ids(ids)
+        when = parse_when(run_at, _now(), "--run-at")
     with _client(database_url, schema, catalog_path) as client, _handled():
         _confirm(f"Reschedule {_plural(len(job_ids), 'job')} to {when.isoformat()}?", yes)
-        done: list[int] = []
-        statements = 0
-        with _progress(len(job_ids), "rescheduling") as advance:
-            for chunk in ao.batches(job_ids, batch_size):
-                moved = client.reschedule_jobs(chunk, run_at=when, priority=priority)
-                done += [j.id for j in moved]
-                statements += 1
-                advance(len(chunk))
-    skipped = sorted(set(job_ids) - set(done))
-    _summary(
-        as_json,
-        {
-            "rescheduled": len(done),
-            "run_at": when.isoformat(),
-            "skipped": skipped,
-            "statements": statements,
-        },
-        f"rescheduled {_plural(len(done), 'job')} to {when.isoformat()}"
-        + (f"; not found or running: {', '.join(map(str, skipped))}" if skipped else ""),
-    )
+        _on_job_ids(
+            job_ids,
+            lambda chunk: [
+                j.id for j in client.reschedule_jobs(chunk, run_at=when, priority=priority)
+            ],
+            batch_size,
+            "rescheduling",
+            "rescheduled",
+            f"rescheduled {{}} to {when.isoformat()}",
+            as_json,
+            run_at=when.isoformat(),
+        )
 
 
 @main.command()
@@ -727,7 +693,7 @@ def clean(
     if not failed:
         raise click.UsageError("clean deletes failed jobs only: pass --failed")
     with _handled():
-        cutoff = _now() - ao.parse_duration(older_than, "--older-than")
+        cutoff = _now() - parse_duration(older_than, "--older-than")
     with _client(database_url, schema, catalog_path) as client, _handled():
         _on_failed_jobs(
             client, ao.FailedSelection(task, cutoff), ao.clean_failed_batch,
@@ -786,7 +752,7 @@ def enqueue(
     with _handled():
         data = _payload(payload)
         options: dict[str, Any] = {
-            "runAt": ao.parse_when(run_at, _now(), "--run-at") if run_at else None,
+            "runAt": parse_when(run_at, _now(), "--run-at") if run_at else None,
             "jobKey": job_key,
             "jobKeyMode": job_key_mode,
             "priority": priority,
@@ -836,7 +802,7 @@ def health(
     """Exit 0 when the schema is up to date and a worker heartbeat is fresh, else 1 (4 when
     the database cannot be reached): usable as a container probe."""
     with _handled():
-        max_age = ao.parse_duration(max_heartbeat_age, "--max-heartbeat-age").total_seconds()
+        max_age = parse_duration(max_heartbeat_age, "--max-heartbeat-age").total_seconds()
     problems: list[str] = []
     with _client(database_url, schema, catalog_path) as client, _handled():
         try:
@@ -858,8 +824,8 @@ def health(
         freshest = min((w.heartbeat_age_seconds for w in registered), default=None)
         problems.append(
             "no worker heartbeat in the last "
-            f"{ao.format_age(max_age)}"
-            + (f" (freshest: {ao.format_age(freshest)} ago)" if freshest is not None else "")
+            f"{format_age(max_age)}"
+            + (f" (freshest: {format_age(freshest)} ago)" if freshest is not None else "")
         )
     healthy = not problems
     if as_json:

@@ -10,13 +10,8 @@ from typing import Any
 
 import click
 
-from ..core.catalog import (
-    Catalog,
-    CatalogReport,
-    catalog_json_schema,
-    effective_settings,
-    inspect_catalog,
-)
+from ..core.catalog import CLEANUP_IDENTIFIER, Catalog, catalog_json_schema, effective_settings
+from ..core.catalog_loader import CatalogReport, inspect_catalog
 from ..errors import UnknownTaskError
 from . import main
 
@@ -128,6 +123,19 @@ def show(path: str, task: str | None, fmt: str) -> None:
                         "handler": rt.handler,
                     }
                 )
+        cleanup = worker.cleanup
+        if cleanup is not None and task in (None, CLEANUP_IDENTIFIER):
+            recurring.append(
+                {
+                    "worker": wname,
+                    "identifier": CLEANUP_IDENTIFIER,
+                    "match": cleanup.frequency_expression,
+                    "options": cleanup.task_options.model_dump(by_alias=True, exclude_none=True),
+                    "handler": "(built in: deletes permanently failed jobs)",
+                    "ttl": cleanup.ttl,
+                    "maxCount": cleanup.max_count,
+                }
+            )
     if task is not None and not rows and not recurring:
         try:
             cat.task(task)
@@ -147,9 +155,15 @@ def show(path: str, task: str | None, fmt: str) -> None:
         click.echo(f"  {'match':<12} {row['match']}")
         click.echo(f"  {'options':<12} {_fmt(row['options'])}")
         click.echo(f"  {'handler':<12} {_fmt(row['handler'])}")
+        for key in ("ttl", "maxCount"):
+            if key in row:
+                click.echo(f"  {key:<12} {_fmt(row[key])}")
 
 
 @catalog.command("json-schema")
 def json_schema() -> None:
     """Print the JSON Schema of catalog files (for editors; see schemas/catalog.schema.json)."""
     click.echo(json.dumps(catalog_json_schema(), indent=2, ensure_ascii=False))
+
+
+from . import catalog_from_ts  # noqa: E402, F401  (registers `catalog from-ts`)

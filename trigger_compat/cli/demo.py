@@ -14,7 +14,7 @@ import click
 from ..demo.runner import format_summary, run_demo
 from ..errors import TriggerCompatError
 from . import main
-from ._common import resolve_database_url
+from ._common import database_url_option, resolve_database_url
 
 
 @main.command()
@@ -25,18 +25,13 @@ from ._common import resolve_database_url
     show_default=True,
     help="How long to run.",
 )
-@click.option(
-    "--database-url",
-    envvar="DATABASE_URL",
-    default=None,
-    help="PostgreSQL URL (default: $DATABASE_URL, else an embedded server).",
-)
+@database_url_option
 @click.option(
     "--catalog",
     "catalog_path",
     default=None,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Catalog file (default: ./catalog.yaml, else the one shipped with trigger-compat).",
+    help="Catalog file (default: the demo's own, trigger_compat/demo/catalog.yaml).",
 )
 def demo(seconds: float, database_url: str | None, catalog_path: Path | None) -> None:
     """Run the catalog's workers on a mix of jobs (keyed, delayed, failing then succeeding,

@@ -13,10 +13,11 @@ from typing import Any
 import click
 
 from ..core.catalog import Catalog, load_catalog
-from ..errors import TriggerCompatError
-from ..runtime.zodworker import WorkerConfigError, ZodWorker
+from ..core.selection import select_tasks
+from ..errors import TriggerCompatError, WorkerConfigError
+from ..runtime.zodworker import ZodWorker
 from . import main
-from ._common import resolve_database_url
+from ._common import database_url_option, resolve_database_url
 
 EXIT_CONFIG = 2
 
@@ -50,34 +51,24 @@ def _build(
         if settings is None:
             known = ", ".join(catalog.workers)
             raise click.UsageError(f"--worker {name}: no such worker in the catalog ({known})")
-        identifiers = [*settings.tasks, *settings.recurring_tasks]
-        if tasks:
-            identifiers = [i for i in identifiers if i in tasks]
-        handlers = {i: app[i] for i in identifiers if i in app}
-        runnable = [
-            i for i in identifiers
-            if i in handlers
-            or (settings.tasks[i].handler if i in settings.tasks else
-                settings.recurring_tasks[i].handler)
-        ]  # fmt: skip
-        left = sorted(set(identifiers) - set(runnable))
-        if left:
+        selection = select_tasks(settings, app, only=tasks or None)
+        if selection.unhandled:
             logging.getLogger("trigger_compat.worker").warning(
                 "worker %s: no handler for %s; their jobs are left for other processes",
                 name,
-                ", ".join(left),
+                ", ".join(sorted(selection.unhandled)),
             )
-        if not runnable:
+        if not selection.handled:
             continue
         workers.append(
             ZodWorker(
                 name,
                 catalog,
-                handlers=handlers,
+                handlers=selection.handlers,
                 database_url=database_url,
                 listen=listen,
                 concurrency=concurrency,
-                tasks=runnable,
+                tasks=selection.handled,
             )
         )
     if not workers:
@@ -146,12 +137,7 @@ async def _run(workers: list[ZodWorker]) -> None:
     help="Module to import whose `handlers` maps task identifiers to handlers.",
 )
 @click.option("--tasks", "tasks", multiple=True, help="Run only these task identifiers.")
-@click.option(
-    "--database-url",
-    envvar="DATABASE_URL",
-    default=None,
-    help="PostgreSQL URL (default: $DATABASE_URL, else an embedded server).",
-)
+@database_url_option
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

@@ -1,4 +1,5 @@
-"""The operations behind the admin CLI and the metrics, and their formatting helpers (pure).
+"""The operations behind the admin CLI and the metrics: query name, parameters, row parser
+(pure; reading arguments and formatting text for a terminal are the CLI's).
 
 Job states, each job in exactly one (the jobs table has no state column):
 
@@ -12,151 +13,19 @@ Job states, each job in exactly one (the jobs table has no state column):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ..errors import InvalidJobError
+from ..errors import ConfigurationError, InvalidJobError
 from .jobs import Job
 from .ops import Op, Row, plain_text
 
 JobState = Literal["waiting", "scheduled", "running", "retrying", "failed"]
 JOB_STATES: tuple[str, ...] = get_args(JobState)
 
-#: Ids per statement in bulk actions: no statement ever touches more rows than this.
-DEFAULT_BATCH_SIZE = 1000
-#: Bulk actions over more jobs than this show a progress bar.
-PROGRESS_THRESHOLD = 1000
-
-# -- parsing -----------------------------------------------------------------------------
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str, field: str = "duration") -> timedelta:
-    """``"90s"``, ``"15m"``, ``"2h"``, ``"7d"``, ``"1w"``, ``"1h30m"``; a bare number is
-    seconds."""
-    raw = text.strip().lower().replace(" ", "")
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return _duration(float(raw), text, field)
-    pos = 0
-    seconds = 0.0
-    for match in _DURATION_PART.finditer(raw):
-        if match.start() != pos:
-            break
-        seconds += float(match[1]) * _UNIT_SECONDS[match[2]]
-        pos = match.end()
-    if not raw or pos != len(raw):
-        raise InvalidJobError(
-            field,
-            f"{text!r} is not a duration; use a number and a unit, "
-            "e.g. 90s, 15m, 2h, 7d, 1w, 1h30m",
-        )
-    return _duration(seconds, text, field)
-
-
-def _duration(seconds: float, text: str, field: str) -> timedelta:
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise InvalidJobError(field, f"{text!r} is too long a duration") from None
-
-
-def parse_when(text: str, now: datetime, field: str = "run_at") -> datetime:
-    """An instant: ``now``, ``+2h`` / ``in 2h`` (from now), or ISO 8601 (a time without an
-    offset is UTC)."""
-    raw = text.strip()
-    lowered = raw.lower()
-    if lowered == "now":
-        return now
-    if lowered.startswith("+") or lowered.startswith("in "):
-        return now + parse_duration(lowered.removeprefix("+").removeprefix("in "), field)
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
-    except ValueError:
-        raise InvalidJobError(
-            field,
-            f"{text!r} is not a time; use now, +2h, 'in 30m' or ISO 8601 "
-            "(2030-01-01T09:00:00+00:00)",
-        ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def parse_ids(texts: Iterable[str], field: str = "IDS") -> list[int]:
-    """Job ids from arguments; each may also be a comma-separated list (``1,2,3``)."""
-    out: list[int] = []
-    for text in texts:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if not part.isdigit() or int(part) < 1 or int(part) > 2**63 - 1:
-                raise InvalidJobError(field, f"{part!r} is not a job id (a positive integer)")
-            out.append(int(part))
-    return list(dict.fromkeys(out))
-
-
-def batches(items: Sequence[int], size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[int]]:
-    """``items`` in consecutive chunks of at most ``size``."""
-    if size < 1:
-        raise InvalidJobError("batch_size", f"must be ≥ 1 (got {size})")
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-# -- formatting --------------------------------------------------------------------------
-
-
-def format_age(seconds: float | None) -> str:
-    """``"-"``, ``"850ms"``, ``"42s"``, ``"3m12s"``, ``"2h05m"``, ``"3d04h"``."""
-    if seconds is None:
-        return "-"
-    if seconds < 0:
-        seconds = 0.0
-    if seconds < 1:
-        return f"{int(seconds * 1000)}ms"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Plain aligned text columns (numbers right-aligned); one string per line."""
-    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, v in enumerate(row):
-            widths[i] = max(widths[i], len(v))
-    numeric = []
-    for i in range(len(headers)):
-        given = [row[i] for row in rows if row[i] is not None]
-        numeric.append(
-            bool(given)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in given)
-        )
-
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [line(headers), *(line(r) for r in cells)]
-
-
-def truncate(text: str | None, width: int = 60) -> str | None:
-    if text is None:
-        return None
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= width else first[: width - 1] + "…"
+# -- JSON --------------------------------------------------------------------------------
 
 
 def iso(value: datetime | None) -> str | None:
@@ -416,45 +285,44 @@ def _ids(rows: list[Row]) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-def _batch_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100_000:
-        raise InvalidJobError("batch_size", f"must be between 1 and 100000 (got {size!r})")
-    return size
+#: The most ids one bulk statement may cover.
+MAX_BATCH_SIZE = 100_000
+
+
+def _failed_batch(
+    query: str, selection: FailedSelection, after_id: int, max_id: int, batch_size: int
+) -> Op[list[int]]:
+    """One batch of a bulk action over failed jobs: the ids above ``after_id`` (up to
+    ``max_id``), at most ``batch_size`` of them; the ids acted on."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= MAX_BATCH_SIZE
+    ):
+        raise ConfigurationError(
+            "batch_size", f"must be between 1 and {MAX_BATCH_SIZE} (got {batch_size!r})"
+        )
+    params = {"after_id": after_id, "max_id": max_id, "batch_size": batch_size}
+    return Op(query, {**selection.params(), **params}, _ids)
 
 
 def retry_failed_batch(
     selection: FailedSelection, after_id: int, max_id: int, batch_size: int
 ) -> Op[list[int]]:
-    return Op(
-        "admin_retry_failed",
-        {
-            **selection.params(),
-            "after_id": after_id,
-            "max_id": max_id,
-            "batch_size": _batch_size(batch_size),
-        },
-        _ids,
-    )
+    return _failed_batch("admin_retry_failed", selection, after_id, max_id, batch_size)
 
 
 def clean_failed_batch(
     selection: FailedSelection, after_id: int, max_id: int, batch_size: int
 ) -> Op[list[int]]:
-    return Op(
-        "admin_clean_failed",
-        {
-            **selection.params(),
-            "after_id": after_id,
-            "max_id": max_id,
-            "batch_size": _batch_size(batch_size),
-        },
-        _ids,
-    )
+    return _failed_batch("admin_clean_failed", selection, after_id, max_id, batch_size)
 
 
 def retry_ids(job_ids: Sequence[int]) -> Op[list[int]]:
-    if len(job_ids) > 100_000:
-        raise InvalidJobError("job_ids", "at most 100000 ids per statement; split the batch")
+    if len(job_ids) > MAX_BATCH_SIZE:
+        raise ConfigurationError(
+            "job_ids", f"at most {MAX_BATCH_SIZE} ids per statement; split the batch"
+        )
     return Op("admin_retry_ids", {"job_ids": list(job_ids)}, _ids)
 
 

@@ -15,11 +15,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..errors import CronError
+
 __all__ = ["CronError", "CronSchedule", "parse_cron"]
-
-
-class CronError(ValueError):
-    """The cron expression is not valid in graphile's grammar. The message says why."""
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,13 @@
-"""Connection strings without their secrets (pure)."""
+"""Error messages without the secrets of a connection string (pure)."""
 
 from __future__ import annotations
 
 import re
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def redact_conninfo(conninfo: str) -> str:
-    """``conninfo`` with any password replaced by ``***``."""
-    try:
-        params = conninfo_to_dict(conninfo)
-    except Exception:
-        return _scrub_text(conninfo)
-    if "password" in params:
-        params["password"] = "***"
-    return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
 
 
 def _scrub_text(text: str) -> str:

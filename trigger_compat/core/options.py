@@ -38,7 +38,7 @@ from .jobs import (
     check_aware,
     check_text,
 )
-from .payloads import validate_payload
+from .payloads import enqueue_payload
 from .templates import TemplateError
 
 __all__ = ["JobOptions", "merge_job_spec", "parse_options", "plan_enqueue"]
@@ -214,7 +214,7 @@ def plan_enqueue(
     except ValueError as exc:
         raise InvalidJobError(f"{prefix}payload", str(exc)) from None
     if validator is not None:
-        validate_payload(validator, identifier, payload, f"{prefix}payload")
+        payload = enqueue_payload(validator, identifier, payload, f"{prefix}payload")
     return merge_job_spec(task, identifier, payload, opts, field=f"{prefix}options")
 
 

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from ..errors import TemplateError
+
 __all__ = ["Template", "TemplateError", "parse_template"]
 
 _PATH = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*(\.[A-Za-z_$][A-Za-z0-9_$-]*|\.\d+)*$")
-
-
-class TemplateError(ValueError):
-    """A template is malformed, or a payload lacks a field the template needs."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from psycopg import sql
 
 from ..core.catalog import Catalog, load_catalog
 from ..core.jobs import Job
+from ..runtime.clock import SystemClock
 from ..runtime.zodworker import ZodWorker
 from .handlers import log_job
 
@@ -33,25 +34,19 @@ TICK_AFTER = timedelta(seconds=4)
 
 
 def default_catalog_path() -> Path:
-    """``catalog.yaml`` in the working directory, else the one shipped beside the package."""
-    here = Path("catalog.yaml")
-    if here.is_file():
-        return here
-    return Path(__file__).resolve().parents[2] / "catalog.yaml"
+    """The demo's own catalog (``trigger_compat/demo/catalog.yaml``): the tasks the mix uses."""
+    return Path(__file__).resolve().parent / "catalog.yaml"
 
 
-class OffsetClock:
+class OffsetClock(SystemClock):
     """Wall-clock time plus a fixed offset (a ``Clock`` for the worker and its scheduler)."""
 
     def __init__(self, offset: timedelta) -> None:
+        super().__init__(max_slice=1.0)
         self.offset = offset
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    async def sleep_until(self, when: datetime) -> None:
-        while (remaining := (when - self.now()).total_seconds()) > 0:
-            await asyncio.sleep(min(remaining, 1.0))
+        return super().now() + self.offset
 
 
 def tick_soon_offset(now: datetime, every_minutes: int = 5) -> timedelta:
@@ -128,7 +123,7 @@ def _handlers(catalog: Catalog) -> dict[str, dict[str, Callable[..., Any]]]:
 async def _enqueue_mix(worker: ZodWorker, now: datetime, display: _Display) -> int:
     items: list[tuple[str, Any, Any]] = [
         ("startRun", {"id": "run_flaky"}, None),
-        ("scheduleEmail", {"email": "welcome", "name": "Ada"},
+        ("scheduleEmail", {"email": "welcome", "to": "ada@example.com", "name": "Ada"},
          {"runAt": now + timedelta(seconds=3)}),
         ("processCallbackTimeout", {"id": "task_1"}, {"jobKey": "process-callback:task_1",
                                                        "runAt": now + timedelta(seconds=6)}),

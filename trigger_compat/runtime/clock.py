@@ -1,12 +1,16 @@
 """Time for the scheduler: a :class:`Clock` tells the time and sleeps until a given time, so
-tests can move time instead of waiting (see :class:`trigger_compat.testing.clock.FakeClock`)."""
+tests can move time instead of waiting (see :class:`trigger_compat.testing.clock.FakeClock`).
+
+A clock is more than a :data:`~trigger_compat.core.now.NowFunction` (what a client takes as
+``clock=``): :func:`as_clock` makes a clock of one."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
+
+from ..core.now import NowFunction
 
 __all__ = ["CallableClock", "Clock", "SystemClock", "as_clock"]
 
@@ -42,9 +46,9 @@ class SystemClock:
 
 
 class CallableClock(SystemClock):
-    """A plain ``() -> datetime`` function used as a clock (its sleeps poll it)."""
+    """A now function (``() -> datetime``) used as a clock (its sleeps poll it)."""
 
-    def __init__(self, fn: Callable[[], datetime], max_slice: float = 1.0) -> None:
+    def __init__(self, fn: NowFunction, max_slice: float = 1.0) -> None:
         super().__init__(max_slice)
         self._fn = fn
 
@@ -52,8 +56,9 @@ class CallableClock(SystemClock):
         return self._fn()
 
 
-def as_clock(value: Clock | Callable[[], datetime] | None) -> Clock:
-    """A :class:`Clock` from a Clock, a ``() -> datetime`` function, or None (system time)."""
+def as_clock(value: Clock | NowFunction | None) -> Clock:
+    """A :class:`Clock` from a Clock, a now function (``() -> datetime``), or None (system
+    time)."""
     if value is None:
         return SystemClock()
     if isinstance(value, Clock):

@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ConfigurationError
+
 logger = logging.getLogger("trigger_compat.events")
 
 EVENTS = frozenset(
@@ -37,7 +39,8 @@ class EventEmitter:
 
     def on(self, event: str, callback: Listener) -> Listener:
         if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; known events: {', '.join(sorted(EVENTS))}")
+            known = ", ".join(sorted(EVENTS))
+            raise ConfigurationError(None, f"unknown event {event!r}; known events: {known}")
         self._listeners[event].append(callback)
         return callback
 

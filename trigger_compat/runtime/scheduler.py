@@ -19,16 +19,17 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..async_client import AsyncClient
 from ..core import cron_ops
+from ..core.backoff import backoff_delay
 from ..core.catalog import CleanupSettings
 from ..core.jobs import Job
 from ..core.schedule import MINUTE, CronItem, backfill_plan, ceil_minute, due_items
+from ..errors import ConfigurationError
 from .clock import Clock, SystemClock
 from .events import EventEmitter
 
@@ -54,7 +55,9 @@ class Scheduler:
         names = [i.identifier for i in items]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"cron identifiers must be unique (repeated: {duplicates})")
+            raise ConfigurationError(
+                None, f"cron identifiers must be unique (repeated: {duplicates})"
+            )
         self.client = client
         self.items = list(items)
         self.clock = clock or SystemClock()
@@ -154,7 +157,7 @@ class Scheduler:
                 break
             except Exception as exc:
                 errors += 1
-                delay = min(30.0, 0.1 * 2 ** min(errors, 10)) * random.uniform(0.5, 1.0)
+                delay = backoff_delay(errors, base=0.1)
                 logger.warning(
                     "[%s] scheduling the tick %s of %s failed (%s); retrying in %.2f s",
                     self.name,

@@ -21,6 +21,7 @@ import psycopg
 
 from ..async_client import AsyncClient
 from ..core import worker_ops
+from ..core.backoff import backoff_delay
 from ..core.jobs import Job
 from ..core.ops import error_text
 from ..core.outcomes import (
@@ -32,7 +33,7 @@ from ..core.outcomes import (
     settle_failure,
 )
 from ..core.sqlfiles import notify_channel
-from ..errors import TransactionConflictError
+from ..errors import ConfigurationError, TransactionConflictError
 from .events import EventEmitter
 from .tasks import AbortSignal, Helpers, JobLogger, Task
 
@@ -55,11 +56,11 @@ class WorkerOptions:
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
-            raise ValueError("concurrency must be ≥ 1")
+            raise ConfigurationError(None, "concurrency must be ≥ 1")
         if self.poll_interval <= 0:
-            raise ValueError("poll_interval must be > 0 seconds")
+            raise ConfigurationError(None, "poll_interval must be > 0 seconds")
         if self.rescue_after <= 0:
-            raise ValueError("rescue_after must be > 0 seconds")
+            raise ConfigurationError(None, "rescue_after must be > 0 seconds")
 
 
 @dataclass
@@ -72,10 +73,6 @@ class WorkerStats:
     retried: int = 0
     rescued: int = 0
     fetches: int = 0
-
-
-def _backoff(errors: int, cap: float = 30.0) -> float:
-    return float(min(cap, 0.05 * 2 ** min(errors, 10)) * random.uniform(0.5, 1.0))
 
 
 class Worker:
@@ -107,7 +104,7 @@ class Worker:
         self.stats = WorkerStats()
         self._forbidden_flags = forbidden_flags
         self._error_handler = error_handler
-        self._conninfo = conninfo or _conninfo_of(client)
+        self._conninfo = conninfo or client.conninfo
         self._clock = clock
         self._running: dict[int, tuple[asyncio.Task[None], AbortSignal]] = {}
         self._results: list[Settlement] = []
@@ -293,7 +290,7 @@ class Worker:
             except Exception as exc:
                 errors += 1
                 self._reconcile = True
-                delay = _backoff(errors)
+                delay = backoff_delay(errors)
                 logger.warning("fetching jobs failed (%s); retrying in %.2f s", exc, delay)
                 self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
                 await self._sleep(delay)
@@ -506,7 +503,7 @@ class Worker:
                         exc,
                     )
                     return
-                await asyncio.sleep(_backoff(errors, cap=2.0))
+                await asyncio.sleep(backoff_delay(errors, cap=2.0))
 
     async def _settle_loop(self) -> None:
         errors = 0
@@ -526,7 +523,7 @@ class Worker:
                 errors += 1
                 logger.warning("writing job outcomes failed (%s); will retry", exc)
                 self.events.emit("job:settle:error", worker_id=self.worker_id, error=exc)
-                await asyncio.sleep(_backoff(errors, cap=5.0))
+                await asyncio.sleep(backoff_delay(errors, cap=5.0))
                 self._results_ready.set()
 
     # -- heartbeats and rescue ---------------------------------------------------------
@@ -627,7 +624,7 @@ class Worker:
                 raise
             except Exception as exc:
                 errors += 1
-                delay = _backoff(errors, cap=60.0)
+                delay = backoff_delay(errors, cap=60.0)
                 logger.warning("LISTEN connection lost (%s); reconnecting in %.2f s", exc, delay)
                 self.events.emit("pool:listen:error", worker_id=self.worker_id, error=exc)
                 await self._sleep(delay)
@@ -657,11 +654,6 @@ class Worker:
                     raise psycopg.OperationalError("the LISTEN connection was closed")
         finally:
             self._loop.remove_reader(fd)
-
-
-def _conninfo_of(client: AsyncClient) -> str | None:
-    pool = getattr(client, "_pool", None)
-    return getattr(client, "_conninfo", None) or getattr(pool, "conninfo", None)
 
 
 class _PayloadError(Exception):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from os import PathLike
 from typing import Any
 
@@ -26,25 +26,21 @@ from ..async_client import AsyncClient
 from ..core.catalog import (
     CLEANUP_IDENTIFIER,
     Catalog,
-    RecurringTask,
     TaskSettings,
     import_handler,
     resolve_catalog,
 )
 from ..core.jobs import Job
 from ..core.options import JobOptions
-from ..core.payloads import validate_payload
+from ..core.payloads import parse_payload
 from ..core.schedule import REPORTER_IDENTIFIER, check_cron_expressions, cron_items
-from ..errors import TriggerCompatError
+from ..core.selection import select_tasks
+from ..errors import WorkerConfigError
 from .clock import Clock, as_clock
 from .events import EventEmitter
 from .scheduler import Reporter, Scheduler, cleanup_handler, reporter_handler
 from .tasks import Handler, Task
 from .worker import ForbiddenFlags, Worker, WorkerOptions
-
-
-class WorkerConfigError(TriggerCompatError):
-    """The worker cannot start as configured (unknown worker name, missing handler, …)."""
 
 
 def _retry_policy(
@@ -61,15 +57,17 @@ def _retry_policy(
     return next_retry
 
 
-def _payload_check(identifier: str, settings: TaskSettings) -> Callable[[Any], None] | None:
+def _payload_parser(identifier: str, settings: TaskSettings) -> Callable[[Any], Any] | None:
+    """The stored payload → what the handler receives (None keys dropped, schema defaults
+    filled in, validated), as zod's parse did."""
     validator = settings.payload_validator()
     if validator is None:
         return None
 
-    def check(payload: Any) -> None:
-        validate_payload(validator, identifier, payload)
+    def parse(payload: Any) -> Any:
+        return parse_payload(validator, identifier, payload)
 
-    return check
+    return parse
 
 
 def _cron_payload(raw: Any) -> dict[str, Any]:
@@ -78,6 +76,22 @@ def _cron_payload(raw: Any) -> dict[str, Any]:
     if not isinstance(cron, dict) or not isinstance(cron.get("backfilled"), bool):
         raise ValueError(f"Failed to parse recurring task payload: {raw!r}")
     return {"ts": datetime.fromisoformat(str(cron["ts"])), "backfilled": cron["backfilled"]}
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def _cron_task(identifier: str, handler: Handler, timeout_in_ms: int | None = None) -> Task:
+    """The task of a recurring task (catalog or internal): its handler receives
+    ``{ts, backfilled}``, and a final failure is never swallowed."""
+    return Task(
+        identifier,
+        handler,
+        timeout=_seconds(timeout_in_ms),
+        transform_payload=_cron_payload,
+        swallow_final_failure=False,
+    )
 
 
 class ZodWorker:
@@ -142,9 +156,6 @@ class ZodWorker:
         self.scheduler: Scheduler | None = None
         self._lock = asyncio.Lock()
 
-    def _now(self) -> datetime:
-        return self._clock() if self._clock is not None else datetime.now(UTC)
-
     # -- handlers ----------------------------------------------------------------------
 
     def task(self, identifier: str) -> Callable[[Handler], Handler]:
@@ -168,12 +179,8 @@ class ZodWorker:
                 f"worker {self.name!r} has no task or recurring task {identifier!r} in the catalog"
             )
 
-    def _handler(self, identifier: str, ref: str | None) -> Handler:
-        if identifier in self._handlers:
-            return self._handlers[identifier]
-        if ref is not None:
-            return import_handler(ref)
-        raise WorkerConfigError(
+    def _missing_handler(self, identifier: str) -> str:
+        return (
             f"task {identifier!r} of worker {self.name!r} has no handler: add "
             f"`handler: module:function` in the catalog, pass handlers={{{identifier!r}: fn}}, "
             f"or decorate a function with @worker.task({identifier!r})"
@@ -184,60 +191,42 @@ class ZodWorker:
         the missing ones)."""
         for identifier in self._handlers:
             self._check_identifier(identifier)
+        selection = select_tasks(
+            self.settings,
+            self._handlers,
+            only=self._only_tasks,
+            reporter=self._reporter is not None,
+        )
         tasks: dict[str, Task] = {}
-        missing: list[str] = []
-        wanted = set(self._only_tasks) if self._only_tasks is not None else None
-        for identifier, settings in self.settings.tasks.items():
-            if wanted is not None and identifier not in wanted:
-                continue
-            try:
-                handler = self._handler(identifier, settings.handler)
-            except WorkerConfigError as exc:
-                missing.append(str(exc))
-                continue
-            tasks[identifier] = Task(
-                identifier,
-                handler,
-                timeout=None if settings.timeout_in_ms is None else settings.timeout_in_ms / 1000,
-                next_retry=_retry_policy(settings, self._now),
-                check_payload=_payload_check(identifier, settings),
-            )
-        for identifier, recurring in self.settings.recurring_tasks.items():
-            if wanted is not None and identifier not in wanted:
-                continue
-            try:
-                handler = self._handler(identifier, recurring.handler)
-            except WorkerConfigError as exc:
-                missing.append(str(exc))
-                continue
-            tasks[identifier] = self._recurring_task(identifier, recurring, handler)
-        internal: dict[str, Handler] = {}
-        if self.settings.cleanup is not None:
-            internal[CLEANUP_IDENTIFIER] = cleanup_handler(
-                self.client, self.settings.cleanup, self._reporter
-            )
-        if self._reporter is not None:
-            internal[REPORTER_IDENTIFIER] = reporter_handler(self.client, self._reporter)
-        for identifier, handler in internal.items():
-            if wanted is None or identifier in wanted:
-                tasks[identifier] = Task(
-                    identifier,
-                    handler,
-                    transform_payload=_cron_payload,
-                    swallow_final_failure=False,
-                )
-        if missing:
-            raise WorkerConfigError("; ".join(missing))
+        for identifier in selection.handled:
+            ref = selection.refs.get(identifier)
+            handler = selection.handlers[identifier] if ref is None else import_handler(ref)
+            tasks[identifier] = self._task(identifier, handler)
+        for identifier in selection.internal:
+            tasks[identifier] = _cron_task(identifier, self._internal_handler(identifier))
+        if selection.unhandled:
+            raise WorkerConfigError("; ".join(map(self._missing_handler, selection.unhandled)))
         return tasks
 
-    def _recurring_task(self, identifier: str, recurring: RecurringTask, handler: Handler) -> Task:
+    def _task(self, identifier: str, handler: Handler) -> Task:
+        settings = self.settings.tasks.get(identifier)
+        if settings is None:
+            recurring = self.settings.recurring_tasks[identifier]
+            return _cron_task(identifier, handler, recurring.timeout_in_ms)
         return Task(
             identifier,
             handler,
-            timeout=None if recurring.timeout_in_ms is None else recurring.timeout_in_ms / 1000,
-            transform_payload=_cron_payload,
-            swallow_final_failure=False,
+            timeout=_seconds(settings.timeout_in_ms),
+            next_retry=_retry_policy(settings, self.clock.now),
+            transform_payload=_payload_parser(identifier, settings),
         )
+
+    def _internal_handler(self, identifier: str) -> Handler:
+        if identifier == CLEANUP_IDENTIFIER:
+            assert self.settings.cleanup is not None
+            return cleanup_handler(self.client, self.settings.cleanup, self._reporter)
+        assert identifier == REPORTER_IDENTIFIER and self._reporter is not None
+        return reporter_handler(self.client, self._reporter)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -250,24 +239,13 @@ class ZodWorker:
             problems = check_cron_expressions(self.name, self.settings)
             if problems:
                 raise WorkerConfigError("; ".join(problems))
-            tasks = self.build_tasks()
-            await self.client.migrate()
-            for queue_name, limit in self.catalog.queues.items():
-                await self.client.set_queue_concurrency(queue_name, limit)
-            self.worker = Worker(
-                self.client,
-                tasks,
-                name=self.name,
-                options=self.options,
-                forbidden_flags=self._forbidden_flags,
-                error_handler=self._error_handler,
-                clock=self._clock,
-                events=self.events,
-            )
+            self.worker = await self._prepare()
             await self.worker.start()
             self.scheduler = Scheduler(
                 self.client,
-                cron_items(self.settings, reporter=self._reporter is not None, only=tasks),
+                cron_items(
+                    self.settings, reporter=self._reporter is not None, only=self.worker.tasks
+                ),
                 clock=self.clock,
                 events=self.events,
                 name=self.name,
@@ -279,6 +257,23 @@ class ZodWorker:
                 self.worker = self.scheduler = None
                 raise
             return True
+
+    async def _prepare(self) -> Worker:
+        """Resolve the tasks, migrate, apply the catalog's queue limits: the worker to run."""
+        tasks = self.build_tasks()
+        await self.client.migrate()
+        for queue_name, limit in self.catalog.queues.items():
+            await self.client.set_queue_concurrency(queue_name, limit)
+        return Worker(
+            self.client,
+            tasks,
+            name=self.name,
+            options=self.options,
+            forbidden_flags=self._forbidden_flags,
+            error_handler=self._error_handler,
+            clock=self._clock,
+            events=self.events,
+        )
 
     async def stop(self, *, timeout: float | None = None) -> None:
         """Graceful shutdown (see :meth:`Worker.stop`), then close the client."""
@@ -292,20 +287,7 @@ class ZodWorker:
 
     async def run_once(self) -> int:
         """Run every runnable job of this worker's tasks, then return how many ran."""
-        tasks = self.build_tasks()
-        await self.client.migrate()
-        for queue_name, limit in self.catalog.queues.items():
-            await self.client.set_queue_concurrency(queue_name, limit)
-        worker = Worker(
-            self.client,
-            tasks,
-            name=self.name,
-            options=self.options,
-            forbidden_flags=self._forbidden_flags,
-            error_handler=self._error_handler,
-            clock=self._clock,
-            events=self.events,
-        )
+        worker = await self._prepare()
         return await worker.run_once()
 
     async def wait_stopped(self) -> None:

@@ -361,13 +361,8 @@ class TestQueue:
                 await self._run_once(chosen, result)
                 break
         if strict:
-            left = [
-                j
-                for j in await asyncio.to_thread(self.jobs)
-                if j.locked_at is None
-                and j.attempts < j.max_attempts
-                and j.run_at <= self.clock.now()
-            ]
+            now = self.clock.now()
+            left = [j for j in await asyncio.to_thread(self._waiting) if j.run_at <= now]
             if left:
                 raise AssertionError(
                     "drain: runnable job(s) without a handler (pass handlers= or override "
@@ -375,16 +370,16 @@ class TestQueue:
                 )
         return result
 
+    def _waiting(self) -> list[Job]:
+        """The jobs a worker may still run (unlocked, with attempts left), due or not."""
+        return [j for j in self.jobs() if j.locked_at is None and j.attempts < j.max_attempts]
+
     def _next_time(self, end: datetime, recurring: bool | Iterable[str]) -> datetime | None:
         """The earliest time after now, up to ``end``, at which a job or a tick is due."""
         from ..core.schedule import MINUTE, ceil_minute
 
         now = self.clock.now()
-        times = [
-            j.run_at
-            for j in self.jobs()
-            if j.locked_at is None and j.attempts < j.max_attempts and now < j.run_at <= end
-        ]
+        times = [j.run_at for j in self._waiting() if now < j.run_at <= end]
         items = self._cron_items(recurring)
         tick = ceil_minute(now)
         if tick == now:
@@ -399,35 +394,25 @@ class TestQueue:
     async def _run_once(
         self, handlers: Mapping[str, Callable[..., Any]], into: DrainResult
     ) -> None:
+        from ..core.selection import select_tasks
         from ..runtime.zodworker import ZodWorker
 
         if self.catalog is None:
             await self._run_without_catalog(handlers, into)
             return
         for name, settings in self.catalog.workers.items():
-            identifiers = [*settings.tasks, *settings.recurring_tasks]
-            runnable = [
-                i
-                for i in identifiers
-                if i in handlers
-                or (
-                    settings.tasks[i].handler
-                    if i in settings.tasks
-                    else settings.recurring_tasks[i].handler
-                )
-            ]
-            internal = ["__cleanupOldJobs"] if settings.cleanup is not None else []
-            if not runnable and not internal:
+            selection = select_tasks(settings, handlers)
+            if not selection.identifiers:
                 continue
             worker = ZodWorker(
                 name,
                 self.catalog,
-                handlers={i: handlers[i] for i in runnable if i in handlers},
+                handlers=selection.handlers,
                 database_url=self.database_url,
                 schema=self.schema,
                 listen=False,
                 concurrency=1,
-                tasks=[*runnable, *internal],
+                tasks=selection.identifiers,
                 clock=self.clock,
             )
             _record(worker.on, into)

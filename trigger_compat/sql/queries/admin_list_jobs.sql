@@ -1,11 +1,8 @@
 -- Jobs filtered by task, queue and state (null = any), in id order, at most row_limit.
 select *
   from (select j.*,
-               case when j.locked_at is not null then 'running'
-                    when j.attempts >= j.max_attempts then 'failed'
-                    when j.run_at <= now() then 'waiting'
-                    when j.attempts > 0 then 'retrying'
-                    else 'scheduled' end as state
+               {schema}.job_state(j.locked_at, j.attempts, j.max_attempts, j.run_at, now())
+                   as state
           from {schema}.jobs j
          where (%(task)s::text is null or j.task_identifier = %(task)s::text)
            and (%(queue)s::text is null or j.queue_name = %(queue)s::text)) as s

@@ -1,1 +1,0 @@
-select version from {schema}.migrations order by version

@@ -1,0 +1,1 @@
+delete from {schema}.migration_functions where name = %(name)s
