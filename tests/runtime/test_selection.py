@@ -85,7 +85,8 @@ def test_the_worker_command_skips_a_worker_without_handlers_and_names_the_unhand
 
 
 def test_a_zodworker_names_every_task_without_a_handler() -> None:
-    worker = ZodWorker("w", Catalog.model_validate({"workers": {"w": WORKER}}), database_url="x")
+    catalog = Catalog.model_validate({"workers": {"w": WORKER}})
+    worker = ZodWorker("w", catalog, handlers={"given": handler}, database_url="unused")
     with pytest.raises(WorkerConfigError) as caught:
         worker.build_tasks()
     message = str(caught.value)

@@ -7,6 +7,9 @@ all), so that a quick probe such as ``trigger-compat health`` starts fast.
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -42,6 +45,30 @@ class _LazyGroup(click.Group):
         if module is not None and cmd_name not in self.commands:
             importlib.import_module(f"{__name__}.{module}")  # adds its commands to main
         return super().get_command(ctx, cmd_name)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """As click's, but a usage error is one line naming the fix, not a usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        from ._common import EXIT_INTERRUPTED, fail
+
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "trigger-compat"
+            fail(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("interrupted; nothing more was done", EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=_LazyGroup)

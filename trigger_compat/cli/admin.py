@@ -1,10 +1,9 @@
 """The operator commands: ``migrate``, ``status``, ``jobs list|show``, ``retry``, ``remove``,
 ``fail``, ``reschedule``, ``clean``, ``enqueue`` and ``health``.
 
-Exit codes (every command): 0 success; 1 not found (``jobs show``, ``remove``) or unhealthy
-(``health``); 2 invalid input (bad option, payload, duration or catalog); 3 refused: a
-command that changes jobs needs ``--yes`` when stdin is not a terminal, or the answer at the
-prompt was no; 4 database problem (unreachable, schema not migrated or ahead of the code).
+Each needs the database named (``--database-url``, ``DATABASE_URL`` or ``--embedded``). Exit
+codes: see :mod:`trigger_compat.cli._common` (0 success, 1 nothing found or unhealthy, 2 bad
+input, 3 refused, 4 database).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import psycopg
 from ..client import Client
 from ..core import admin_ops as ao
 from ..core import ops
-from ..core.dberrors import translate
+from ..core.dberrors import MIGRATE_HINT, translate
 from ..core.migrations import latest_version, pending
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
 from ..errors import (
@@ -36,19 +35,29 @@ from ..errors import (
 )
 from . import main
 from ._bulk import DEFAULT_BATCH_SIZE, by_ids, by_keyset, run_batches
-from ._common import F, color, database_url_option, resolve_database_url
+from ._common import (
+    EXIT_DATABASE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNHEALTHY,
+    EXIT_USAGE,
+    F,
+    chosen_database_url,
+    color,
+    database_options,
+    fail,
+    one_line,
+)
 from ._format import format_age, table, truncate
 from ._parse import parse_duration, parse_ids, parse_when
 
 if TYPE_CHECKING:
     from ..core.catalog import Catalog
 
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_UNHEALTHY = 1
-EXIT_INVALID = 2
-EXIT_REFUSED = 3
-EXIT_DATABASE = 4
+EXIT_INVALID = EXIT_USAGE
+#: What a shell user runs when the schema is not migrated.
+_SHELL_MIGRATE_HINT = "run `trigger-compat migrate` (same --database-url and --schema) first"
 
 # -- shared options and helpers ----------------------------------------------------------
 
@@ -68,7 +77,7 @@ def _db_options(fn: F) -> F:
         default=None,
         help=f"Database schema (default: the catalog's databaseSchema, else {DEFAULT_SCHEMA}).",
     )(fn)
-    return database_url_option(fn)
+    return database_options(fn)
 
 
 def _json_option(fn: F) -> F:
@@ -92,8 +101,7 @@ def _batch_option(fn: F) -> F:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    fail(message, code)
 
 
 @contextmanager
@@ -104,9 +112,18 @@ def _handled() -> Iterator[None]:
     except (InvalidJobError, CatalogError) as exc:
         _fail(str(exc), EXIT_INVALID)
     except (SchemaError, DatabaseUnavailableError) as exc:
-        _fail(str(exc), EXIT_DATABASE)
+        _fail(str(exc).replace(MIGRATE_HINT, _SHELL_MIGRATE_HINT), EXIT_DATABASE)
     except TriggerCompatError as exc:
         _fail(str(exc), EXIT_INVALID)
+    except psycopg.Error as exc:
+        state = f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""
+        _fail(f"the database refused: {one_line(str(exc))}{state}", EXIT_DATABASE)
+
+
+def _check_catalog_file(path: str) -> None:
+    if not Path(path).is_file():
+        what = "is a directory" if Path(path).is_dir() else "does not exist"
+        _fail(f"catalog {path} {what}: pass --catalog FILE", EXIT_INVALID)
 
 
 def _load_catalog(path: str | None, *, required: bool = False) -> Catalog | None:
@@ -118,6 +135,7 @@ def _load_catalog(path: str | None, *, required: bool = False) -> Catalog | None
                 )
             return None
         path = "catalog.yaml"
+    _check_catalog_file(path)
     from ..core.catalog_loader import inspect_catalog  # YAML and JSON Schema load only when needed
 
     report = inspect_catalog(path)
@@ -145,6 +163,7 @@ def _schema_of_catalog_file(path: str | None) -> str:
         if not Path("catalog.yaml").is_file():
             return DEFAULT_SCHEMA
         path = "catalog.yaml"
+    _check_catalog_file(path)
     import yaml
 
     try:
@@ -178,9 +197,11 @@ def _client(
     else:
         name = _schema_of_catalog_file(catalog_path)
     with _handled():
-        url = resolve_database_url(database_url)
+        url = chosen_database_url(database_url)
         try:
             conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.ProgrammingError as exc:  # a conninfo libpq refuses at connect time
+            _fail(f"--database-url (or DATABASE_URL): {exc}", EXIT_INVALID)
         except Exception as exc:
             mapped = translate(exc, schema=name, conninfo=url)
             if mapped is None:
@@ -227,15 +248,24 @@ def _now() -> datetime:
 
 @main.command()
 @_db_options
+@_json_option
 @click.option("--dry-run", is_flag=True, help="Print the SQL of the pending migrations only.")
 def migrate(
-    database_url: str | None, schema: str | None, catalog_path: str | None, dry_run: bool
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    dry_run: bool,
 ) -> None:
     """Apply the pending migrations (safe to run from several processes at once)."""
     with _client(database_url, schema, catalog_path) as client, _handled():
         if not dry_run:
             applied = client.migrate()
-            if applied:
+            if as_json:
+                _print_json(
+                    {"schema": client.schema, "applied": applied, "version": latest_version()}
+                )
+            elif applied:
                 listed = ", ".join(str(v) for v in applied)
                 click.echo(f"schema {client.schema}: applied migration(s) {listed}")
             else:
@@ -246,10 +276,20 @@ def migrate(
         except SchemaNotMigratedError:
             done = []
         todo = pending(client.schema, done)
+        q = queries_for(client.schema)
+        if as_json:
+            _print_json(
+                {
+                    "schema": client.schema,
+                    "pending": [m.version for m in todo],
+                    "version": max(done, default=0),
+                    "sql": [m.sql for m in todo],
+                }
+            )
+            return
         if not todo:
             click.echo(f"-- schema {client.schema}: up to date (version {latest_version()})")
             return
-        q = queries_for(client.schema)
         click.echo(f"-- schema {client.schema}: {len(todo)} pending migration(s); nothing was run")
         click.echo(q["migrate_bootstrap"].rstrip() + ";")
         for m in todo:
@@ -413,6 +453,8 @@ def show_job(
     with _client(database_url, schema, catalog_path) as client, _handled():
         row = client.execute(ao.show_job(job_id), None)
     if row is None:
+        if as_json:
+            _print_json(None)
         _fail(f"no job {job_id} in schema {client.schema}", EXIT_NOT_FOUND)
     job = row.job
     if as_json:
@@ -474,7 +516,8 @@ def _on_job_ids(
     **extra: Any,
 ) -> None:
     """Act on ``job_ids`` in batches (``run`` returns the ids it acted on) and report them and
-    the ids skipped (not found, or running). ``text`` has a ``{}`` for "N jobs"."""
+    the ids skipped (not found, or running). ``text`` has a ``{}`` for "N jobs". Exit 1
+    when none of them could be changed."""
     done, statements = run_batches(label, len(job_ids), by_ids(job_ids, batch_size, run))
     skipped = sorted(set(job_ids) - set(done))
     _summary(
@@ -482,6 +525,12 @@ def _on_job_ids(
         {done_word: len(done), **extra, "skipped": skipped, "statements": statements},
         text.format(_plural(len(done), "job")) + _skipped_text(skipped),
     )
+    if not done:
+        _fail(
+            f"none of the jobs {', '.join(map(str, skipped))} exists or is waiting "
+            "(running jobs are left alone); see `trigger-compat jobs list`",
+            EXIT_NOT_FOUND,
+        )
 
 
 def _on_failed_jobs(
@@ -540,8 +589,21 @@ def retry(
 ) -> None:
     """Run jobs again now with their attempts reset: the jobs IDS (running ones are left
     alone), or every failed job with --failed [--task X] [--older-than 2h]."""
-    if bool(ids) == failed:
+    if ids and failed:
+        words = [i for i in ids if not i.replace(",", "").isdigit()]
+        if words:
+            raise click.UsageError(
+                f"unexpected argument {words[0]!r}: write --older-than as one word, e.g. "
+                f"--older-than 2h ('{older_than} {words[0]}' is not a duration)"
+                if older_than
+                else f"unexpected argument {words[0]!r}: job IDS are numbers"
+            )
         raise click.UsageError("give job IDS or --failed, not both")
+    if not ids and not failed:
+        raise click.UsageError(
+            "nothing to retry: give job IDS (retry 7 12,13) or --failed [--task T] "
+            "[--older-than 2h]"
+        )
     if (task or older_than) and not failed:
         raise click.UsageError("--task and --older-than go with --failed")
     with _handled():
@@ -585,6 +647,8 @@ def remove(
         _confirm(f"Remove the job with key {job_key!r}?", yes)
         job = client.remove_job(job_key)
     if job is None:
+        if as_json:
+            _print_json({"removed": False, "running": False, "job": None})
         _fail(f"no job has key {job_key!r} in schema {client.schema}", EXIT_NOT_FOUND)
     running = job.locked_at is not None
     _summary(

@@ -20,6 +20,7 @@ import yaml
 
 from ..core.catalog_loader import parse_catalog
 from ..core.ts_catalog import Conversion, catalog_from_extract
+from ..errors import ConfigurationError
 from .catalog import catalog
 
 TSCONVERT = Path(__file__).resolve().parent.parent / "tsconvert"
@@ -27,8 +28,11 @@ EXTRACT = TSCONVERT / "extract.mjs"
 INSTALL_HINT = f"the TypeScript compiler is not installed: run `npm ci --prefix {TSCONVERT}`"
 
 
-class ExtractError(Exception):
+class ExtractError(ConfigurationError):
     """Node.js or the TypeScript compiler is missing, or the reader failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
 
 
 def run_extract(

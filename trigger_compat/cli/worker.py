@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -17,15 +19,32 @@ from ..core.selection import select_tasks
 from ..errors import TriggerCompatError, WorkerConfigError
 from ..runtime.zodworker import ZodWorker
 from . import main
-from ._common import database_url_option, resolve_database_url
+from ._common import EXIT_USAGE, chosen_database_url, database_options, exit_code_of, fail
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = EXIT_USAGE
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _app_handlers(module_name: str | None) -> Mapping[str, Any]:
     if module_name is None:
         return {}
-    module = importlib.import_module(module_name)
+    if os.getcwd() not in sys.path:  # as `python -m`: the app is importable from here
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise click.UsageError(
+                f"--app {module_name}: no module named {exc.name!r}; run from the directory "
+                "that holds it or add that directory to PYTHONPATH"
+            ) from None
+        raise click.UsageError(
+            f"--app {module_name}: importing it failed: {exc}; install that package"
+        ) from None
+    except Exception as exc:
+        raise click.UsageError(
+            f"--app {module_name}: importing it failed: {type(exc).__name__}: {exc}"
+        ) from None
     handlers = getattr(module, "handlers", None)
     if not isinstance(handlers, Mapping):
         raise click.UsageError(
@@ -43,14 +62,32 @@ def _build(
     listen: bool,
     concurrency: int | None,
     tasks: tuple[str, ...],
+    app_name: str | None = None,
 ) -> list[ZodWorker]:
     chosen = names or tuple(catalog.workers)
     workers = []
     for name in chosen:
-        settings = catalog.workers.get(name)
-        if settings is None:
+        if name not in catalog.workers:
             known = ", ".join(catalog.workers)
             raise click.UsageError(f"--worker {name}: no such worker in the catalog ({known})")
+    known_tasks = [
+        i
+        for name in chosen
+        for i in (
+            *catalog.workers[name].tasks,
+            *catalog.workers[name].recurring_tasks,
+            *select_tasks(catalog.workers[name], {}).internal,
+        )
+    ]
+    for wanted in tasks:
+        if wanted not in known_tasks:
+            close = difflib.get_close_matches(wanted, known_tasks, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "see `catalog show`"
+            raise click.UsageError(
+                f"--tasks {wanted}: no such task in worker(s) {', '.join(chosen)}; {hint}"
+            )
+    for name in chosen:
+        settings = catalog.workers[name]
         selection = select_tasks(settings, app, only=tasks or None)
         if selection.unhandled:
             logging.getLogger("trigger_compat.worker").warning(
@@ -70,6 +107,11 @@ def _build(
                 concurrency=concurrency,
                 tasks=selection.handled,
             )
+        )
+    if not workers and app_name is not None:
+        raise WorkerConfigError(
+            f"no handler for the chosen tasks: --app {app_name}'s `handlers` names none of them "
+            "and the catalog gives them no `handler: module:function`; add them to either"
         )
     if not workers:
         raise WorkerConfigError(
@@ -137,7 +179,7 @@ async def _run(workers: list[ZodWorker]) -> None:
     help="Module to import whose `handlers` maps task identifiers to handlers.",
 )
 @click.option("--tasks", "tasks", multiple=True, help="Run only these task identifiers.")
-@database_url_option
+@database_options
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
@@ -150,7 +192,12 @@ async def _run(workers: list[ZodWorker]) -> None:
     show_default=True,
     help="Wake up on NOTIFY; --no-listen polls only (for PgBouncer transaction mode).",
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(_LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -180,24 +227,35 @@ def worker(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if not os.path.isfile(catalog_path):
+            fail(f"catalog {catalog_path} does not exist: pass --catalog FILE", EXIT_USAGE)
         catalog = load_catalog(catalog_path)
         handlers = _app_handlers(app)
-        url = resolve_database_url(database_url)
-        workers = _build(catalog, names, handlers, url, listen, concurrency, tasks)
+        url = chosen_database_url(database_url)
+        workers = _build(catalog, names, handlers, url, listen, concurrency, tasks, app)
         server = None
         if metrics_port is not None:
             from ..runtime.metrics import serve_worker_metrics
 
             schema = workers[0].client.schema
-            server = serve_worker_metrics(
-                workers, url, schema=schema, host=metrics_host, port=metrics_port
-            )
+            try:
+                server = serve_worker_metrics(
+                    workers, url, schema=schema, host=metrics_host, port=metrics_port
+                )
+            except OSError as exc:
+                fail(
+                    f"--metrics-port {metrics_port}: cannot listen on {metrics_host}:"
+                    f"{metrics_port} ({exc.strerror}); choose another port or stop the process "
+                    "that holds it",
+                    EXIT_USAGE,
+                )
             click.echo(f"metrics on {server.url}", err=True)
         try:
             asyncio.run(_run(workers))
         finally:
             if server is not None:
                 server.close()
-    except (TriggerCompatError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    except TriggerCompatError as exc:
+        fail(str(exc), exit_code_of(exc))
+    except OSError as exc:
+        fail(str(exc), EXIT_USAGE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -17,6 +19,47 @@ from .dsn import redact_message
 # admin_shutdown, crash_shutdown, cannot_connect_now: the server went away or is not there yet.
 _SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})
 
+#: The advice of :class:`SchemaNotMigratedError` (the command line shows its own).
+MIGRATE_HINT = "run Client.migrate() or `trigger-compat migrate` first"
+
+# What libpq and psycopg say when a connection that was open is lost (not one never made).
+_LOST = re.compile(
+    r"server closed the connection unexpectedly|consuming input failed|sending query failed"
+    r"|the connection is (?:lost|closed)|connection is bad|terminating connection"
+    r"|SSL SYSCALL error|SSL connection has been closed|EOF detected",
+    re.IGNORECASE,
+)
+
+# Why a connection that was open ended, by SQLSTATE: it is not a configuration problem.
+_ENDED = {
+    "57P01": "an administrator ended the session (pg_terminate_backend) or PostgreSQL is "
+    "shutting down; connect again",
+    "57P02": "PostgreSQL crashed and is restarting; connect again when it is back",
+    "57P03": "PostgreSQL is starting up or shutting down; try again shortly",
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _connection_error(exc: psycopg.OperationalError, conninfo: str | None) -> str:
+    """The message of a connection problem, with the advice that fits it: a session the server
+    ended or a connection lost is not fixed by checking DATABASE_URL."""
+    detail = _one_line(redact_message(str(exc).strip(), conninfo))
+    sqlstate = exc.sqlstate
+    if sqlstate in _ENDED:
+        return f"the database ended the connection: {detail} — {_ENDED[sqlstate]}"
+    if _LOST.search(detail):
+        return (
+            f"lost the connection to the database: {detail} — the server or the network closed "
+            "it; connect again (the server's log says why when it keeps happening)"
+        )
+    return (
+        f"cannot reach the database: {detail} — check DATABASE_URL (host, port, credentials) "
+        "and that PostgreSQL is running"
+    )
+
 
 def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCompatError | None:
     """The trigger-compat error for a driver error, or None to let it through unchanged."""
@@ -24,8 +67,7 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
         exc, (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)
     ):
         return SchemaNotMigratedError(
-            f"schema {schema!r} is not migrated ({exc.diag.message_primary}); "
-            "run Client.migrate() or `trigger-compat migrate` first"
+            f"schema {schema!r} is not migrated ({exc.diag.message_primary}); {MIGRATE_HINT}"
         )
     if isinstance(exc, pg_errors.InvalidParameterValue) and "job_key_mode" in str(exc):
         return InvalidJobError(
@@ -45,11 +87,7 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
     if isinstance(exc, psycopg.OperationalError) and (
         sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
     ):
-        return DatabaseUnavailableError(
-            "cannot reach the database: "
-            + redact_message(str(exc).strip(), conninfo)
-            + " — check DATABASE_URL (host, port, credentials) and that PostgreSQL is running"
-        )
+        return DatabaseUnavailableError(_connection_error(exc, conninfo))
     try:
         from psycopg_pool import PoolTimeout
     except ImportError:  # pragma: no cover - the pool extra is a dependency
