@@ -136,7 +136,7 @@ def soak(
                     info["unfinished"] = sample(conn, schema).backlog
                     break
                 time.sleep(0.25)  # measurement poll: until the backlog is done
-            info["drain_after_enqueue"] = time.time() - wall_start - minutes * 60
+            info["drain_after_enqueue"] = max(0.0, time.time() - wall_start - minutes * 60)
             info["final"] = sample(conn, schema)
     finally:
         starts: dict[int, float] = {}
@@ -217,7 +217,10 @@ def drift(rows: Sequence[Minute]) -> list[str]:
             out.append(f"  {name}: {before:,.1f} → {after:,.1f} (no ratio)")
             continue
         change = 100 * (after - before) / before
-        verdict = "within" if abs(change) <= DRIFT_LIMIT else "OUTSIDE"
+        worse = change < 0 if name == "done/s" else change > 0
+        verdict = (
+            "within" if abs(change) <= DRIFT_LIMIT else f"OUTSIDE, {'worse' if worse else 'better'}"
+        )
         out.append(f"  {name}: {before:,.1f} → {after:,.1f} ({change:+.1f} %, {verdict})")
     return out
 

@@ -228,8 +228,9 @@ def test_retry_ids(cli: CLI, client: Client) -> None:
         assert job.run_at <= now()
     assert cli("jobs", "list", "--json", "--state", "failed").json() == []
     text = cli("retry", "999999", "--yes")
-    assert text.code == 0
+    assert text.code == admin.EXIT_NOT_FOUND  # found nothing: not a success (issue 20)
     assert "retried 0 jobs; not found or running: 999999" in text.out
+    assert "none of the jobs 999999" in text.err
 
 
 def test_retry_failed_by_task_and_age(

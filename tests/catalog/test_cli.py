@@ -138,7 +138,7 @@ def test_show_unknown_task_and_invalid_catalog() -> None:
     )
     assert result.exit_code == 1 and "did you mean 'startRun'" in result.output
     code, out = run("catalog", "show", str(FIXTURES / "range.yaml"))
-    assert code == 1 and "range.yaml:7:22" in out
+    assert code == 2 and "range.yaml:7:22" in out  # an invalid catalog is bad input
 
 
 def test_shipped_catalog_json_schema_is_current() -> None:

@@ -46,7 +46,7 @@ class _LazyGroup(click.Group):
             importlib.import_module(f"{__name__}.{module}")  # adds its commands to main
         return super().get_command(ctx, cmd_name)
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

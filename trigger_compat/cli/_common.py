@@ -78,7 +78,7 @@ def check_database_url(url: str) -> str:
             if scheme.lower().startswith("postgres") and driver
             else f"trigger-compat needs PostgreSQL: {_URL_EXAMPLE}"
         )
-        raise ConfigurationError(field, f"{shown!r} is a {scheme}:// URL; {advice}")
+        raise ConfigurationError(field, f"a {scheme}:// URL was given; {advice}")
     try:
         conninfo_to_dict(url)
     except ProgrammingError as exc:

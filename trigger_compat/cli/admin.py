@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 import psycopg
@@ -46,9 +46,9 @@ from ._common import (
     chosen_database_url,
     color,
     database_options,
-    fail,
     one_line,
 )
+from ._common import fail as _fail
 from ._format import format_age, table, truncate
 from ._parse import parse_duration, parse_ids, parse_when
 
@@ -98,10 +98,6 @@ def _batch_option(fn: F) -> F:
         show_default=True,
         help="Jobs per statement.",
     )(fn)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    fail(message, code)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,22 @@ from ..core.catalog import CLEANUP_IDENTIFIER, Catalog, catalog_json_schema, eff
 from ..core.catalog_loader import CatalogReport, inspect_catalog
 from ..errors import UnknownTaskError
 from . import main
+from ._common import EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, F, fail
+
+
+def _json_option(fn: F) -> F:
+    """``--json`` (as every command), with ``--format json`` kept as a hidden alias."""
+    fn = click.option(
+        "--format", "fmt", type=click.Choice(["text", "json"]), default=None, hidden=True
+    )(fn)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
+
+
+def _check_files(paths: tuple[str, ...]) -> None:
+    for path in paths:
+        if not Path(path).is_file():
+            what = "is a directory" if Path(path).is_dir() else "does not exist"
+            fail(f"catalog {path} {what}: pass the catalog file's path", EXIT_USAGE)
 
 
 @main.group()
@@ -34,19 +51,17 @@ def _summary(report: CatalogReport) -> str:
 
 @catalog.command()
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_json_option
 @click.option("--check-handlers", is_flag=True, help="Also import every handler 'module:function'.")
-def validate(paths: tuple[str, ...], fmt: str, check_handlers: bool) -> None:
-    """Check catalog files (default: ./catalog.yaml); exit 1 listing every problem."""
+def validate(paths: tuple[str, ...], as_json: bool, fmt: str | None, check_handlers: bool) -> None:
+    """Check catalog files (default: ./catalog.yaml); exit 1 listing every problem (a file
+    that cannot be read included)."""
+    paths = paths or ("catalog.yaml",)
     if check_handlers and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    reports = [
-        inspect_catalog(p, check_handlers=check_handlers) for p in (paths or ("catalog.yaml",))
-    ]
+    reports = [inspect_catalog(p, check_handlers=check_handlers) for p in paths]
     failed = any(not r.ok for r in reports)
-    if fmt == "json":
+    if as_json or fmt == "json":
         out = {
             "valid": not failed,
             "files": [
@@ -73,16 +88,16 @@ def validate(paths: tuple[str, ...], fmt: str, check_handlers: bool) -> None:
                     f"{r.file}: {n_err} error{'s' if n_err != 1 else ''}"
                     + (f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else "")
                 )
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_PROBLEMS if failed else 0)
 
 
 def _load(path: str) -> Catalog:
+    _check_files((path,))
     report = inspect_catalog(path)
     if report.catalog is None:
         for p in report.errors:
             click.echo(str(p), err=True)
-        click.echo(f"{path}: invalid; run 'trigger-compat catalog validate {path}'", err=True)
-        sys.exit(1)
+        fail(f"{path}: invalid catalog; run 'trigger-compat catalog validate {path}'", EXIT_USAGE)
     return report.catalog
 
 
@@ -99,11 +114,10 @@ def _fmt(value: Any) -> str:
 @catalog.command()
 @click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
 @click.option("--task", "task", help="Only this task identifier.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-def show(path: str, task: str | None, fmt: str) -> None:
-    """Print each task's effective settings (catalog values with defaults filled in)."""
+@_json_option
+def show(path: str, task: str | None, as_json: bool, fmt: str | None) -> None:
+    """Print each task's effective settings (catalog values with defaults filled in); exit 1
+    when --task names no task of the catalog."""
     cat = _load(path)
     rows: list[dict[str, Any]] = []
     for wname, worker in cat.workers.items():
@@ -140,9 +154,9 @@ def show(path: str, task: str | None, fmt: str) -> None:
         try:
             cat.task(task)
         except UnknownTaskError as exc:
-            click.echo(str(exc), err=True)
-        sys.exit(1)
-    if fmt == "json":
+            fail(str(exc), EXIT_NOT_FOUND)
+        fail(f"--task {task}: no such task in {path}", EXIT_NOT_FOUND)
+    if as_json or fmt == "json":
         click.echo(json.dumps({"tasks": rows, "recurringTasks": recurring}, indent=2))
         return
     for row in rows:

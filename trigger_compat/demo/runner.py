@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,8 +35,9 @@ TICK_AFTER = timedelta(seconds=4)
 
 
 def default_catalog_path() -> Path:
-    """The demo's own catalog (``trigger_compat/demo/catalog.yaml``): the tasks the mix uses."""
-    return Path(__file__).resolve().parent / "catalog.yaml"
+    """The demo's own catalog (``trigger_compat/demo/catalog.yaml``, package data found with
+    :mod:`importlib.resources`): the tasks the mix uses."""
+    return Path(str(files("trigger_compat.demo").joinpath("catalog.yaml")))
 
 
 class OffsetClock(SystemClock):
