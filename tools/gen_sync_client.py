@@ -53,6 +53,8 @@ WORDS: dict[str, str] = {
     "AsyncClient": "Client",
     "AsyncConnectionPool": "ConnectionPool",
     "AsyncConnection": "Connection",
+    "AsyncCursor": "Cursor",
+    "AsyncTransaction": "Transaction",
     "AsyncIterator": "Iterator",
     "asynccontextmanager": "contextmanager",
 }

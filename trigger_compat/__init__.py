@@ -31,8 +31,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .async_client import AsyncClient
-    from .client import Client
+    from .async_client import AsyncClient, AsyncTransaction
+    from .client import Client, Transaction
     from .core.catalog import Catalog
     from .core.catalog_loader import load_catalog
     from .core.jobs import Job, JobKeyMode, JobSpec
@@ -48,6 +48,8 @@ __version__ = "0.1.0"
 _HOMES: dict[str, str] = {
     "AsyncClient": ".async_client",
     "Client": ".client",
+    "AsyncTransaction": ".async_client",
+    "Transaction": ".client",
     "Catalog": ".core.catalog",
     "load_catalog": ".core.catalog_loader",
     "Job": ".core.jobs",
@@ -65,6 +67,7 @@ _HOMES: dict[str, str] = {
 __all__ = [
     "DEFAULT_SCHEMA",
     "AsyncClient",
+    "AsyncTransaction",
     "Catalog",
     "CatalogError",
     "CatalogRequiredError",
@@ -87,6 +90,7 @@ __all__ = [
     "SchemaError",
     "SchemaNotMigratedError",
     "TemplateError",
+    "Transaction",
     "TransactionConflictError",
     "TriggerCompatError",
     "UnknownTaskError",

@@ -16,8 +16,11 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import psycopg
+from psycopg import sql
+from psycopg.abc import Params
 from psycopg_pool import ConnectionPool
 
+from . import tracing
 from .core import ops
 from .core.dberrors import translate
 from .core.jobs import (
@@ -44,6 +47,8 @@ from .core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, queries_for
 if TYPE_CHECKING:
     from .core.catalog import Catalog
     from .core.options import JobOptions
+    from .core.pause import PausedRow
+    from .core.unique import UniqueOpts
 
 T = TypeVar("T")
 Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
@@ -155,6 +160,40 @@ class Client:
             with self._connection(tx) as conn, conn.cursor(row_factory=row_factory) as cur:
                 cur.execute(self._sql[op.query], op.params)
                 rows = cur.fetchall() if has_rows(cur) else []
+        return op.parse(rows)
+
+    def _add(
+        self,
+        op: ops.Op[T],
+        tx: psycopg.Connection[Any] | None,
+        identifiers: Sequence[str],
+        queue_names: Sequence[str | None],
+    ) -> T:
+        """Run an operation that adds jobs in a producer span, storing its trace context with
+        the jobs (:mod:`trigger_compat.tracing`; a plain :meth:`execute` without it)."""
+        if not tracing.AVAILABLE:
+            return self.execute(op, tx)
+        with tracing.producer_span(identifiers, queue_names) as (span, context):
+            if context is None:
+                result = self.execute(op, tx)
+            else:
+                result = self._execute_traced(op, tx, context)
+            tracing.added(span, result)
+            return result
+
+    def _execute_traced(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None, context: str) -> T:
+        """:meth:`execute` with the jobs' ``trace_context`` set: a transaction-local setting,
+        set for the one statement (migration 0009)."""
+        with self._errors():
+            with (
+                self._connection(tx) as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=row_factory) as cur,
+            ):
+                cur.execute(self._sql["set_trace_context"], {"trace_context": context})
+                cur.execute(self._sql[op.query], op.params)
+                rows = cur.fetchall() if has_rows(cur) else []
+                cur.execute(self._sql["set_trace_context"], {"trace_context": ""})
         return op.parse(rows)
 
     def _require_catalog(self) -> Catalog:
@@ -277,13 +316,16 @@ class Client:
         job_key_mode: JobKeyMode | None = None,
         priority: int | None = None,
         flags: Sequence[str] | None = None,
+        unique: UniqueOpts | Mapping[str, Any] | bool | None = None,
         tx: psycopg.Connection[Any] | None = None,
     ) -> Job:
-        """Add one job (graphile-worker ``add_job`` semantics, job keys included)."""
+        """Add one job (graphile-worker ``add_job`` semantics, job keys included). ``unique``
+        makes it a unique job (:mod:`trigger_compat.core.unique`): when it matches an existing
+        job, that job is returned with ``deduplicated`` set and nothing is inserted."""
         op = ops.add_job(
             self._now(),
             identifier,
-            payload,
+            ops.payload_value(payload),
             max_payload_bytes=self.max_payload_bytes,
             queue_name=queue_name,
             run_at=run_at,
@@ -292,8 +334,9 @@ class Client:
             job_key_mode=job_key_mode,
             priority=priority,
             flags=flags,
+            unique=unique,
         )
-        return self.execute(op, tx)
+        return self._add(op, tx, [identifier], [queue_name])
 
     def add_jobs(
         self,
@@ -307,9 +350,8 @@ class Client:
         equal priority and run_at run in the order given."""
         if not specs:
             return []
-        return self.execute(
-            ops.add_jobs(self._now(), specs, job_key_preserve_run_at, self.max_payload_bytes), tx
-        )
+        op = ops.add_jobs(self._now(), specs, job_key_preserve_run_at, self.max_payload_bytes)
+        return self._add(op, tx, [s.identifier for s in specs], [s.queue_name for s in specs])
 
     def remove_job(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
         """Delete the job with this key, or stop a running one from retrying."""
@@ -391,6 +433,89 @@ class Client:
         """How many jobs of this named queue may run at once, across all workers."""
         self.execute(ops.set_queue_concurrency(queue_name, concurrency), tx)
 
+    def cancel_jobs(
+        self,
+        job_ids: Iterable[int],
+        *,
+        reason: str | None = None,
+        by: str | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[Job]:
+        """Cancel jobs, waiting or running: each fails for good now (attempts = max_attempts)
+        with ``last_error`` = ``cancelled by <by>[: <reason>]`` (``by`` defaults to
+        ``user@host (pid N)`` of this process) and never runs or retries again. The worker
+        running one is told within a second (a notification; its heartbeat as the fallback):
+        it sets the job's abort signal and cancels an async handler; whatever the handler then
+        does, the job stays failed with this error. Returns the jobs cancelled (ids that do
+        not exist, or whose job had already failed for good, are not among them)."""
+        return self.execute(ops.cancel_jobs(job_ids, ops.cancel_message(by, reason)), tx)
+
+    def cancel_job(
+        self,
+        job_id: int,
+        *,
+        reason: str | None = None,
+        by: str | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> Job | None:
+        """:meth:`cancel_jobs` for one job; None when it does not exist or had already
+        failed for good."""
+        jobs = self.cancel_jobs([job_id], reason=reason, by=by, tx=tx)
+        return jobs[0] if jobs else None
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction for the caller's SQL and this client's jobs::
+
+            with client.transaction() as tx:
+                tx.execute("insert into orders ...", {...})
+                tx.enqueue("sendReceipt", {...})
+
+        Commits when the block ends, rolls back (both the SQL and the jobs) when it raises.
+        Workers are notified of the new jobs only at the commit (PostgreSQL delivers NOTIFY
+        then). ``tx.connection`` is the psycopg connection, for anything else; every method of
+        the client also takes it as ``tx=``."""
+        if self._conn is None and self._pool is None:
+            with self._errors():  # a bad DSN fails here with the server's reason
+                self._open_pool()
+        # Errors of the caller's own SQL pass through as psycopg raised them.
+        with self._connection(None) as conn, conn.transaction():
+            yield Transaction(self, conn)
+
+    def pause(
+        self,
+        *,
+        task: str | Sequence[str] | None = None,
+        queue: str | Sequence[str] | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[str]:
+        """Pause tasks (``task=``) or named queues (``queue=``): no worker starts a job of
+        theirs once this returns (running jobs finish); they still take new jobs. Returns the
+        names that were not paused already."""
+        from .core.pause import set_paused
+
+        return self.execute(set_paused(True, task, queue), tx)
+
+    def resume(
+        self,
+        *,
+        task: str | Sequence[str] | None = None,
+        queue: str | Sequence[str] | None = None,
+        tx: psycopg.Connection[Any] | None = None,
+    ) -> list[str]:
+        """Undo :meth:`pause`; returns the names that were paused."""
+        from .core.pause import set_paused
+
+        return self.execute(set_paused(False, task, queue), tx)
+
+    def paused(self, *, tx: psycopg.Connection[Any] | None = None) -> list[PausedRow]:
+        """The paused tasks and queues."""
+        from .core.pause import paused
+
+        return self.execute(paused(), tx)
+
     # -- catalog (ZodWorker) -----------------------------------------------------------
 
     def enqueue(
@@ -401,14 +526,18 @@ class Client:
         *,
         tx: psycopg.Connection[Any] | None = None,
     ) -> Job:
-        """Add a job of a catalog task: the payload is checked against the task's schema and the
+        """Add a job of a catalog task: the payload (JSON data, or a pydantic model: see
+        :func:`trigger_compat.core.ops.payload_value`) is checked against the task's schema and the
         catalog settings are merged with ``options`` (``runAt``, ``jobKey``, ``jobKeyMode``,
         ``maxAttempts``, ``queueName``, ``priority``, ``flags``; per-call wins). Nothing is
         written when the payload or an option is invalid."""
         from .core.options import plan_enqueue
 
-        spec = plan_enqueue(self._require_catalog(), identifier, payload, options)
-        return self.execute(ops.add_spec(self._now(), spec, self.max_payload_bytes), tx)
+        spec = plan_enqueue(
+            self._require_catalog(), identifier, ops.payload_value(payload), options
+        )
+        op = ops.add_spec(self._now(), spec, self.max_payload_bytes)
+        return self._add(op, tx, [spec.identifier], [spec.queue_name])
 
     def enqueue_many(
         self,
@@ -420,9 +549,58 @@ class Client:
         every item is checked before anything is written."""
         from .core.options import plan_enqueue_many
 
-        specs = plan_enqueue_many(self._require_catalog(), items)
+        specs = plan_enqueue_many(self._require_catalog(), ops.payload_values(items))
         return self.add_jobs(specs, tx=tx)
 
     def dequeue(self, job_key: str, *, tx: psycopg.Connection[Any] | None = None) -> Job | None:
         """ZodWorker's ``dequeue``: :meth:`remove_job`."""
         return self.remove_job(job_key, tx=tx)
+
+
+class Transaction:
+    """A transaction opened by the client's ``transaction()``: the caller's
+    SQL and the jobs added through it commit or roll back together. Its methods are the
+    client's, run on :attr:`connection`."""
+
+    def __init__(self, client: Client, connection: psycopg.Connection[Any]) -> None:
+        self.client = client
+        self.connection = connection
+
+    def execute(
+        self, query: str | bytes | sql.SQL | sql.Composed, params: Params | None = None
+    ) -> psycopg.Cursor[Any]:
+        """Run one statement of the caller's in the transaction (psycopg's
+        ``Connection.execute``: bound parameters, a cursor to read rows from)."""
+        return self.connection.execute(query, params)
+
+    def add_job(self, identifier: str, payload: Any = None, **options: Any) -> Job:
+        return self.client.add_job(identifier, payload, **options, tx=self.connection)
+
+    def add_jobs(
+        self, specs: Sequence[JobSpec], *, job_key_preserve_run_at: bool = False
+    ) -> list[Job]:
+        return self.client.add_jobs(
+            specs, job_key_preserve_run_at=job_key_preserve_run_at, tx=self.connection
+        )
+
+    def enqueue(self, identifier: str, payload: Any = None, options: Options = None) -> Job:
+        return self.client.enqueue(identifier, payload, options, tx=self.connection)
+
+    def enqueue_many(
+        self, items: Sequence[tuple[str, Any] | tuple[str, Any, Options]]
+    ) -> list[Job]:
+        return self.client.enqueue_many(items, tx=self.connection)
+
+    def remove_job(self, job_key: str) -> Job | None:
+        return self.client.remove_job(job_key, tx=self.connection)
+
+    def dequeue(self, job_key: str) -> Job | None:
+        return self.client.dequeue(job_key, tx=self.connection)
+
+    def get_job(self, job_id: int) -> Job | None:
+        return self.client.get_job(job_id, tx=self.connection)
+
+    def cancel_jobs(
+        self, job_ids: Iterable[int], *, reason: str | None = None, by: str | None = None
+    ) -> list[Job]:
+        return self.client.cancel_jobs(job_ids, reason=reason, by=by, tx=self.connection)

@@ -148,11 +148,11 @@ async def test_scrape_metrics_from_a_running_worker(
         # Counters by task.
         assert value(s, "trigger_compat_jobs_started_total", task="ok") == 3
         assert value(s, "trigger_compat_jobs_succeeded_total", task="ok") == 3
-        assert value(s, "trigger_compat_jobs_failed_total", task="ok") == 0
+        assert value(s, "trigger_compat_job_attempts_failed_total", task="ok") == 0
         assert value(s, "trigger_compat_jobs_rescued_total", task="ok") == 1
         assert value(s, "trigger_compat_jobs_started_total", task="flaky") == 2
-        assert value(s, "trigger_compat_jobs_failed_total", task="flaky") == 2
-        assert value(s, "trigger_compat_jobs_retried_total", task="flaky") == 1
+        assert value(s, "trigger_compat_job_attempts_failed_total", task="flaky") == 2
+        assert value(s, "trigger_compat_job_attempts_retried_total", task="flaky") == 1
         assert value(s, "trigger_compat_jobs_permanently_failed_total", task="flaky") == 1
         assert value(s, "trigger_compat_jobs_succeeded_total", task="flaky") == 0
         assert value(s, "trigger_compat_jobs_started_total", task="blocker") == 1

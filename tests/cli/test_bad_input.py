@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -45,6 +46,12 @@ DB_COMMANDS: dict[str, list[str]] = {
     "clean": ["clean", "--failed", "--older-than", "7d", "--yes"],
     "health": ["health"],
     "worker": ["worker", "--catalog", DEMO_CATALOG, "--app", "trigger_compat.demo.handlers"],
+    "jobs cancel": ["jobs", "cancel", "1", "--yes"],
+    "catalog diff": ["catalog", "diff", DEMO_CATALOG],
+    "catalog apply": ["catalog", "apply", DEMO_CATALOG, "--yes"],
+    "dashboard": ["dashboard"],
+    "pause": ["pause", "--task", "startRun"],
+    "resume": ["resume", "--queue", "sources"],
 }
 #: Commands that use no database, with arguments that are valid.
 OTHER_COMMANDS: dict[str, list[str]] = {
@@ -52,6 +59,7 @@ OTHER_COMMANDS: dict[str, list[str]] = {
     "catalog show": ["catalog", "show", DEMO_CATALOG],
     "catalog json-schema": ["catalog", "json-schema"],
     "catalog from-ts": ["catalog", "from-ts", "worker.server.ts"],
+    "catalog types": ["catalog", "types", DEMO_CATALOG, "--output", "-"],
     # demo starts the embedded server by itself: only its URL checks are run here.
     "demo": ["demo", "--seconds", "1"],
 }
@@ -96,7 +104,7 @@ def _cases() -> list[Case]:
                 "not both",
             ),
         ]
-        if name not in ("migrate", "health", "worker"):  # these three deal with it themselves
+        if name not in ("migrate", "health", "worker", "dashboard"):  # these deal with it
             cases.append(
                 Case(
                     name,
@@ -121,6 +129,8 @@ def _cases() -> list[Case]:
             USAGE,
             "--older-than 2h",
         ),
+        Case("pause", "nothing named", ["pause"], USAGE, "--task T"),
+        Case("resume", "nothing named", ["resume"], USAGE, "--task T"),
         Case("retry", "neither ids nor --failed", ["retry", "--yes"], USAGE, "give job IDS"),
         Case("retry", "ids and --failed", ["retry", "1", "--failed"], USAGE, "not both"),
         Case("retry", "not an id", ["retry", "x1", "--yes"], USAGE, "'x1' is not a job id"),
@@ -241,6 +251,7 @@ def _cases() -> list[Case]:
             [*w[:3], "--app", "empty_app"],
             USAGE,
             "--app empty_app",
+            listing=True,  # the log's warnings about each worker come first
         ),
         Case(
             "worker",
@@ -270,6 +281,14 @@ def _cases() -> list[Case]:
             "reschedule",
             "no such job",
             ["reschedule", "424242", "--run-at", "now", "--yes"],
+            NOT_FOUND,
+            "424242",
+            schema="migrated",
+        ),
+        Case(
+            "jobs cancel",
+            "no such job",
+            ["jobs", "cancel", "424242", "--yes"],
             NOT_FOUND,
             "424242",
             schema="migrated",
@@ -353,6 +372,19 @@ def test_every_command_is_covered() -> None:
         assert "unknown option" in kinds, name
         if name in DB_COMMANDS:
             assert {"no database", "malformed URL", "not PostgreSQL", "unreachable"} <= kinds
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """``worker`` and ``demo`` configure logging for their process; run in-process here,
+    they must leave the test process's logging as it was."""
+    root = logging.getLogger()
+    quiet = logging.getLogger("trigger_compat.worker")
+    saved = (root.level, list(root.handlers), quiet.level)
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    quiet.setLevel(saved[2])
 
 
 @pytest.fixture()

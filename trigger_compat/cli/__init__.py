@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "catalog": "catalog",
     "worker": "worker",
     "demo": "demo",
+    "dashboard": "dashboard",
     **dict.fromkeys(
         (
             "migrate",
@@ -30,6 +31,8 @@ COMMANDS: dict[str, str] = {
             "remove",
             "clean",
             "health",
+            "pause",
+            "resume",
         ),
         "admin",
     ),

@@ -1,5 +1,5 @@
 """The operator commands: ``migrate``, ``status``, ``jobs list|show``, ``retry``, ``remove``,
-``fail``, ``reschedule``, ``clean``, ``enqueue`` and ``health``.
+``fail``, ``reschedule``, ``clean``, ``enqueue``, ``pause``, ``resume`` and ``health``.
 
 Each needs the database named (``--database-url``, ``DATABASE_URL`` or ``--embedded``). Exit
 codes: see :mod:`trigger_compat.cli._common` (0 success, 1 nothing found or unhealthy, 2 bad
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from ..core import admin_ops as ao
 from ..core import ops
 from ..core.dberrors import MIGRATE_HINT, translate
 from ..core.migrations import latest_version, pending
+from ..core.rates import Rates, Sample, last_job_id, rates
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
 from ..errors import (
     CatalogError,
@@ -322,25 +324,102 @@ def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
     show_default=True,
     help="A worker whose heartbeat is older than this is shown as stale.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Refresh in place every --interval seconds, with rates (Ctrl-C to stop); with "
+    "--json, one JSON object per line per refresh.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes of --watch.",
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop --watch after this many refreshes (default: until interrupted).",
+)
 def status(
     database_url: str | None,
     schema: str | None,
     catalog_path: str | None,
     as_json: bool,
     stale_after: str,
+    watch: bool,
+    interval: float,
+    iterations: int | None,
 ) -> None:
     """Jobs per task and per queue in each state, the age of the oldest waiting job, and the
-    registered workers with their heartbeat age."""
+    registered workers with their heartbeat age. --watch keeps it on screen, refreshed, with
+    the jobs added, finished and failed per second."""
     with _handled():
         stale = parse_duration(stale_after, "--stale-after").total_seconds()
     with _client(database_url, schema, catalog_path) as client, _handled():
-        groups, db_now = client.execute(ao.job_counts(), None)
-        st = ao.Status(groups, db_now, client.execute(ao.workers(), None))
-    if as_json:
-        _print_json({"schema": client.schema, **st.to_json()})
-        return
+        if not watch:
+            st = _read_status(client)
+            if as_json:
+                _print_json({"schema": client.schema, **st.to_json()})
+            else:
+                _render_status(client.schema, st, stale)
+            return
+        before: Sample | None = None
+        frame = 0
+        try:
+            while True:
+                st = _read_status(client)
+                totals = st.totals()
+                now = Sample(
+                    time.monotonic(),
+                    client.execute(last_job_id(client.schema), None),
+                    totals.total,
+                    totals.failed,
+                )
+                speed = rates(before, now) if before is not None else None
+                before = now
+                frame += 1
+                if as_json:
+                    data = {"schema": client.schema, **st.to_json(), "rates": _rates_json(speed)}
+                    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+                else:
+                    # Home the cursor and clear the screen: the view refreshes in place.
+                    click.echo("\x1b[H\x1b[2J", nl=False)
+                    stamp = datetime.now(UTC).strftime("%H:%M:%S")
+                    _echo(f"every {interval:g} s, {stamp} UTC (Ctrl-C to stop)")
+                    _render_status(client.schema, st, stale, speed)
+                if iterations is not None and frame >= iterations:
+                    return
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
+def _read_status(client: Client) -> ao.Status:
+    groups, db_now = client.execute(ao.job_counts(), None)
+    return ao.Status(groups, db_now, client.execute(ao.workers(), None), client.paused())
+
+
+def _rates_json(speed: Rates | None) -> dict[str, float] | None:
+    if speed is None:
+        return None
+    return {
+        "added_per_second": round(speed.added, 3),
+        "finished_per_second": round(speed.finished, 3),
+        "failed_per_second": round(speed.failed, 3),
+    }
+
+
+def _render_status(schema: str, st: ao.Status, stale: float, speed: Rates | None = None) -> None:
     totals = st.totals()
-    _echo(f"schema {client.schema}: {totals.total} job(s)", bold=True)
+    _echo(f"schema {schema}: {totals.total} job(s)", bold=True)
+    if speed is not None:
+        _echo(
+            f"rates over {speed.seconds:.1f} s: {speed.added:.1f} added/s, "
+            f"{speed.finished:.1f} finished/s, {speed.failed:.1f} failed/s"
+        )
     for title, key in (("task", "task"), ("queue", "queue")):
         by = st.by("task" if key == "task" else "queue")
         _echo()
@@ -354,6 +433,10 @@ def status(
         for i, line in enumerate(table([title.upper(), *_STATE_HEADERS], rows)):
             failed = i > 0 and rows[i - 1][5] > 0
             _echo("  " + line, **({"fg": "red"} if failed else {}))
+    if st.paused:
+        _echo()
+        paused = ", ".join(f"{p.kind} {p.name}" for p in st.paused)
+        _echo(f"Paused (no job of theirs starts): {paused}", bold=True, fg="yellow")
     _echo()
     live = [w for w in st.workers if w.heartbeat_age_seconds <= stale]
     _echo(f"Workers: {len(live)} live, {len(st.workers) - len(live)} stale", bold=True)
@@ -481,6 +564,61 @@ def show_job(
     else:
         for line in job.last_error.splitlines():
             _echo("  " + line, fg="red")
+
+
+@jobs.command("cancel")
+@_db_options
+@_json_option
+@_yes_option
+@_batch_option
+@click.argument("ids", nargs=-1, required=True)
+@click.option(
+    "--reason", "-m", default=None, help="Why; recorded after who cancelled, in last_error."
+)
+def cancel_jobs(
+    database_url: str | None,
+    schema: str | None,
+    catalog_path: str | None,
+    as_json: bool,
+    yes: bool,
+    batch_size: int,
+    ids: tuple[str, ...],
+    reason: str | None,
+) -> None:
+    """Cancel jobs, waiting or running: each fails for good now with last_error "cancelled
+    by USER@HOST (pid N)[: REASON]"; the worker running one stops it within a second. Exit 1
+    when none of them could be cancelled (no such job, or already failed for good)."""
+    with _handled():
+        job_ids = parse_ids(ids)
+    with _client(database_url, schema, catalog_path) as client, _handled():
+        _confirm(f"Cancel {_plural(len(job_ids), 'job')}?", yes)
+        running: list[int] = []
+
+        def run(chunk: list[int]) -> list[int]:
+            cancelled = client.cancel_jobs(chunk, reason=reason)
+            running.extend(j.id for j in cancelled if j.locked_at is not None)
+            return [j.id for j in cancelled]
+
+        done, statements = run_batches("cancelling", len(job_ids), by_ids(job_ids, batch_size, run))
+    skipped = sorted(set(job_ids) - set(done))
+    note = f" ({len(running)} running, their workers told)" if running else ""
+    gone = f"; not found or already failed: {', '.join(map(str, skipped))}" if skipped else ""
+    _summary(
+        as_json,
+        {
+            "cancelled": len(done),
+            "running": sorted(running),
+            "skipped": skipped,
+            "statements": statements,
+        },
+        f"cancelled {_plural(len(done), 'job')}{note}{gone}",
+    )
+    if not done:
+        _fail(
+            f"none of the jobs {', '.join(map(str, skipped))} exists or can still run; "
+            "see `trigger-compat jobs list`",
+            EXIT_NOT_FOUND,
+        )
 
 
 # -- bulk actions ------------------------------------------------------------------------
@@ -622,6 +760,59 @@ def retry(
             client, ao.FailedSelection(task, cutoff), ao.retry_failed_batch,
             "Retry {} now, attempts reset?", "retrying", "retried", as_json, yes, batch_size,
         )  # fmt: skip
+
+
+def _pause_command(pause: bool) -> Callable[..., None]:
+    verb = "pause" if pause else "resume"
+
+    def command(
+        database_url: str | None,
+        schema: str | None,
+        catalog_path: str | None,
+        as_json: bool,
+        tasks: tuple[str, ...],
+        queues: tuple[str, ...],
+    ) -> None:
+        if not tasks and not queues:
+            raise click.UsageError(f"nothing to {verb}: give --task T and/or --queue Q")
+        with _client(database_url, schema, catalog_path) as client, _handled():
+            change = client.pause if pause else client.resume
+            changed = {
+                "tasks": change(task=tasks) if tasks else [],
+                "queues": change(queue=queues) if queues else [],
+            }
+            now_paused = client.paused()
+        done = "paused" if pause else "resumed"
+        parts = [f"{kind[:-1]} {name}" for kind, names in changed.items() for name in names]
+        _summary(
+            as_json,
+            {"changed": changed, "paused": [p.to_json() for p in now_paused]},
+            f"{done} {', '.join(parts)}" if parts else f"nothing to {verb}: no change",
+        )
+
+    return command
+
+
+_PAUSE_HELP = (
+    "Pause tasks (--task T) or named queues (--queue Q), both repeatable: once this returns no "
+    "worker starts a job of theirs (running jobs finish); they still take new jobs. Undo with "
+    "`resume`; `status` lists what is paused."
+)
+for _pausing in (True, False):
+    main.command(
+        "pause" if _pausing else "resume",
+        help=_PAUSE_HELP if _pausing else "Resume tasks or named queues paused by `pause`.",
+    )(
+        _db_options(
+            _json_option(
+                click.option("--task", "tasks", multiple=True, help="A task identifier.")(
+                    click.option("--queue", "queues", multiple=True, help="A named queue.")(
+                        _pause_command(_pausing)
+                    )
+                )
+            )
+        )
+    )
 
 
 @main.command()

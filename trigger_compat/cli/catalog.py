@@ -15,7 +15,7 @@ from ..core.catalog import CLEANUP_IDENTIFIER, Catalog, catalog_json_schema, eff
 from ..core.catalog_loader import CatalogReport, inspect_catalog
 from ..errors import UnknownTaskError
 from . import main
-from ._common import EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, F, fail
+from ._common import EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, F, database_options, fail
 
 
 def _json_option(fn: F) -> F:
@@ -53,13 +53,33 @@ def _summary(report: CatalogReport) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @_json_option
 @click.option("--check-handlers", is_flag=True, help="Also import every handler 'module:function'.")
-def validate(paths: tuple[str, ...], as_json: bool, fmt: str | None, check_handlers: bool) -> None:
+@click.option(
+    "--against-db",
+    is_flag=True,
+    help="Also check against the database what would break running work (a task removed "
+    "while jobs of it wait, a recurring task renamed).",
+)
+@click.option("--schema", envvar="TRIGGER_COMPAT_SCHEMA", default=None, help="With --against-db.")
+@database_options
+def validate(
+    paths: tuple[str, ...],
+    as_json: bool,
+    fmt: str | None,
+    check_handlers: bool,
+    against_db: bool,
+    schema: str | None,
+    database_url: str | None,
+) -> None:
     """Check catalog files (default: ./catalog.yaml); exit 1 listing every problem (a file
-    that cannot be read included)."""
+    that cannot be read included). --against-db also checks them against the database."""
     paths = paths or ("catalog.yaml",)
     if check_handlers and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     reports = [inspect_catalog(p, check_handlers=check_handlers) for p in paths]
+    if against_db:
+        from .catalog_sync import add_database_problems
+
+        add_database_problems(reports, database_url, schema)
     failed = any(not r.ok for r in reports)
     if as_json or fmt == "json":
         out = {
@@ -180,4 +200,5 @@ def json_schema() -> None:
     click.echo(json.dumps(catalog_json_schema(), indent=2, ensure_ascii=False))
 
 
-from . import catalog_from_ts  # noqa: E402, F401  (registers `catalog from-ts`)
+# registers `catalog from-ts`, `catalog diff`, `catalog apply` and `catalog types`
+from . import catalog_from_ts, catalog_sync, catalog_types  # noqa: E402, F401

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..core.catalog import Catalog, load_catalog
+from ..runtime.logs import LOG_FORMATS, LogFormat, configure_logging
 from ..core.selection import select_tasks
 from ..errors import TriggerCompatError, WorkerConfigError
 from ..runtime.zodworker import ZodWorker
@@ -141,6 +142,8 @@ async def _run(workers: list[ZodWorker]) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    # SIGHUP: re-read the catalog file (as `catalog apply` does through a notification).
+    loop.add_signal_handler(signal.SIGHUP, lambda: [w.request_reload() for w in workers])
     started: list[ZodWorker] = []
     try:
         for w in workers:
@@ -199,6 +202,14 @@ async def _run(workers: list[ZodWorker]) -> None:
     show_default=True,
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="text, or json: one JSON object per line (job_id, task, attempt, worker_id, "
+    "duration, exc_info).",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
     default=None,
@@ -219,13 +230,13 @@ def worker(
     concurrency: int | None,
     listen: bool,
     log_level: str,
+    log_format: LogFormat,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
-    """Run the catalog's workers until SIGTERM/SIGINT (a second signal stops at once)."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Run the catalog's workers until SIGTERM/SIGINT (a second signal stops at once);
+    SIGHUP (or `catalog apply`) reloads the catalog file without stopping."""
+    configure_logging(log_level, log_format)
     try:
         if not os.path.isfile(catalog_path):
             fail(f"catalog {catalog_path} does not exist: pass --catalog FILE", EXIT_USAGE)
@@ -233,6 +244,8 @@ def worker(
         handlers = _app_handlers(app)
         url = chosen_database_url(database_url)
         workers = _build(catalog, names, handlers, url, listen, concurrency, tasks, app)
+        for w in workers:  # reloadable from the file; --tasks keeps its choice on reload
+            w.catalog_path, w.reload_adds_tasks = catalog_path, not tasks
         server = None
         if metrics_port is not None:
             from ..runtime.metrics import serve_worker_metrics

@@ -21,6 +21,8 @@ from typing import Any, Literal, get_args
 from ..errors import ConfigurationError, InvalidJobError
 from .jobs import Job
 from .ops import Op, Row, plain_text
+from .pause import PausedRow
+from .sqlfiles import ADVISORY_LOCK_CLASSES
 
 JobState = Literal["waiting", "scheduled", "running", "retrying", "failed"]
 JOB_STATES: tuple[str, ...] = get_args(JobState)
@@ -83,6 +85,7 @@ class Status:
     groups: list[StatusGroup]
     db_now: datetime | None
     workers: list[WorkerRow] = field(default_factory=list)
+    paused: list[PausedRow] = field(default_factory=list)
 
     def by(self, key: Literal["task", "queue"]) -> dict[str, Counts]:
         out: dict[str, Counts] = {}
@@ -123,6 +126,7 @@ class Status:
                 {"queue": name, **self.counts_json(c)} for name, c in self.by("queue").items()
             ],
             "workers": [worker_json(w) for w in self.workers],
+            "paused": [p.to_json() for p in self.paused],
         }
 
 
@@ -189,23 +193,46 @@ def workers() -> Op[list[WorkerRow]]:
 
 @dataclass(frozen=True)
 class DatabaseSnapshot:
-    """Jobs per task and state, and each registered worker's heartbeat age (in seconds)."""
+    """Jobs per task and state, each registered worker's heartbeat age (in seconds), and per
+    task and queue (``""`` for jobs of no named queue) the waiting jobs and the age of the
+    oldest of them in seconds (0 when none waits)."""
 
     jobs: dict[str, dict[str, int]]
     heartbeat_ages: dict[tuple[str, str], float]
+    waiting: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
 
 
 def _snapshot(rows: list[Row]) -> DatabaseSnapshot:
     row = rows[0] if rows else {"tasks": [], "workers": []}
-    jobs = {t["task_identifier"]: {s: int(t[s]) for s in JOB_STATES} for t in row["tasks"] or []}
+    jobs: dict[str, dict[str, int]] = {}
+    waiting: dict[tuple[str, str], tuple[int, float]] = {}
+    for t in row["tasks"] or []:
+        states = jobs.setdefault(t["task_identifier"], dict.fromkeys(JOB_STATES, 0))
+        for s in JOB_STATES:
+            states[s] += int(t[s])
+        oldest = t.get("oldest_waiting_seconds")
+        waiting[(t["task_identifier"], t["queue_name"])] = (
+            int(t["waiting"]),
+            max(0.0, float(oldest)) if oldest is not None else 0.0,
+        )
     ages = {
         (w["name"], w["worker_id"]): float(w["heartbeat_age_seconds"]) for w in row["workers"] or []
     }
-    return DatabaseSnapshot(jobs, ages)
+    return DatabaseSnapshot(jobs, ages, waiting)
 
 
 def metrics_snapshot() -> Op[DatabaseSnapshot]:
     return Op("admin_metrics_snapshot", {}, _snapshot)
+
+
+def metrics_leader(schema: str) -> Op[bool]:
+    """Take (or keep) the session-level lock that makes this connection's process the one
+    that reports the schema's database gauges; whether it holds it."""
+    return Op(
+        "metrics_leader",
+        {"lock_class": ADVISORY_LOCK_CLASSES["metrics_leader"], "schema_name": schema},
+        lambda rows: bool(rows and rows[0]["leader"]),
+    )
 
 
 # -- jobs --------------------------------------------------------------------------------
@@ -328,3 +355,122 @@ def retry_ids(job_ids: Sequence[int]) -> Op[list[int]]:
 
 def applied_migrations() -> Op[list[int]]:
     return Op("admin_applied_migrations", {}, lambda rows: [int(r["version"]) for r in rows])
+
+
+def remove_ids(job_ids: Sequence[int]) -> Op[list[int]]:
+    """Delete these jobs (running ones are left alone); the ids deleted."""
+    if len(job_ids) > MAX_BATCH_SIZE:
+        raise ConfigurationError(
+            "job_ids", f"at most {MAX_BATCH_SIZE} ids per statement; split the batch"
+        )
+    return Op("admin_remove_ids", {"job_ids": list(job_ids)}, _ids)
+
+
+# -- the dashboard's reads -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a page of the jobs list shows (None = any): ``key`` exactly, ``error`` as a
+    case-insensitive text within ``last_error``."""
+
+    task: str | None = None
+    queue: str | None = None
+    state: str | None = None
+    key: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state is not None and self.state not in JOB_STATES:
+            raise InvalidJobError("state", f"{self.state!r} is not one of {', '.join(JOB_STATES)}")
+        for name in ("task", "queue", "key", "error"):
+            value = getattr(self, name)
+            if value is not None:
+                plain_text(name, value)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "queue": self.queue,
+            "state": self.state,
+            "key": self.key,
+            "error": self.error,
+        }
+
+
+def jobs_page(selection: JobFilter, before_id: int | None, limit: int) -> Op[list[JobRow]]:
+    """Up to ``limit`` jobs of ``selection``, newest first, with ids below ``before_id``
+    (None = from the newest): keyset pagination over the primary key."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InvalidJobError("limit", f"must be between 1 and 1000 (got {limit!r})")
+    if before_id is not None and (isinstance(before_id, bool) or not isinstance(before_id, int)):
+        raise InvalidJobError("before_id", f"must be a job id (got {before_id!r})")
+    return Op(
+        "admin_jobs_page",
+        {**selection.params(), "before_id": before_id, "row_limit": limit},
+        _job_rows,
+    )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    queue_name: str
+    concurrency: int
+    running: int
+
+
+def queues() -> Op[list[QueueRow]]:
+    """The named queues, their concurrency limit and their running jobs."""
+    return Op(
+        "admin_queues",
+        {},
+        lambda rows: [
+            QueueRow(r["queue_name"], int(r["concurrency"]), int(r["running"])) for r in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class CrontabRow:
+    identifier: str
+    known_since: datetime
+    last_execution: datetime | None
+    db_now: datetime
+
+
+def crontabs() -> Op[list[CrontabRow]]:
+    """The recurring tasks the scheduler knows and the last tick each one scheduled."""
+    return Op(
+        "admin_crontabs",
+        {},
+        lambda rows: [
+            CrontabRow(r["identifier"], r["known_since"], r["last_execution"], r["db_now"])
+            for r in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ThroughputPoint:
+    minute: datetime
+    completed: int
+    failed: int
+
+
+def throughput(minutes: int = 60) -> Op[list[ThroughputPoint]]:
+    """Completed and failed job runs per minute over the last ``minutes`` (from the
+    ``job_stats`` table the workers write, never the jobs table), oldest first."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+        raise ConfigurationError("minutes", f"must be between 1 and 1440 (got {minutes!r})")
+    return Op(
+        "admin_throughput",
+        {"minutes": minutes},
+        lambda rows: [
+            ThroughputPoint(r["minute"], int(r["completed"]), int(r["failed"])) for r in rows
+        ],
+    )
+
+
+def prune_throughput(before: datetime) -> Op[int]:
+    """Delete the throughput rows of the minutes before ``before``; how many went."""
+    return Op("prune_throughput", {"before": before}, lambda rows: int(rows[0]["pruned"]))

@@ -56,6 +56,7 @@ from .jobs import (
 )
 from .payloads import compile_schema
 from .templates import Template, parse_template
+from .unique import UniqueOpts
 
 if TYPE_CHECKING:
     from .catalog_loader import (
@@ -205,6 +206,7 @@ class TaskSettings(_Model):
     handler: str | None = None
     timeout_in_ms: int | None = Field(None, alias="timeoutInMs", ge=1)
     retry: RetrySettings | None = None
+    unique: UniqueOpts | None = None
 
     _resolved_schema: Any = PrivateAttr(None)
     _validator: Validator | None = PrivateAttr(None)
@@ -240,6 +242,15 @@ class TaskSettings(_Model):
             "must be the path of a JSON Schema file (e.g. 'schemas/startRun.json') or an inline "
             f"schema mapping (got {type(v).__name__})"
         )
+
+    @model_validator(mode="after")
+    def _unique_without_key(self) -> TaskSettings:
+        if self.unique is not None and self.job_key is not None:
+            raise ValueError(
+                "a task cannot have both jobKey and unique: a job key replaces the job holding "
+                "it, a unique key keeps it; choose one"
+            )
+        return self
 
     def model_post_init(self, context: Any, /) -> None:
         if isinstance(self.payload_schema, Mapping):
@@ -486,6 +497,7 @@ def effective_settings(identifier: str, task: TaskSettings) -> dict[str, Any]:
         "handler": task.handler,
         "timeoutInMs": task.timeout_in_ms,
         "retry": task.retry.model_dump(by_alias=True) if task.retry else None,
+        "unique": task.unique.model_dump(by_alias=True, exclude_none=True) if task.unique else None,
     }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import DuplicateJobKeyError, InvalidJobError
+from .unique import UniqueOpts, parse_unique, unique_key
 
 JobKeyMode = Literal["replace", "preserve_run_at", "unsafe_dedupe"]
 JOB_KEY_MODES: tuple[str, ...] = get_args(JobKeyMode)
@@ -48,6 +49,11 @@ class Job(BaseModel):
     locked_by: str | None
     created_at: datetime
     updated_at: datetime
+    # The trace context of the span that added the job (see trigger_compat.tracing).
+    trace_context: dict[str, str] | None = None
+    # True when this add was a unique job that matched an existing one: nothing was
+    # inserted and this is that job (see core.unique; never stored).
+    deduplicated: bool = False
 
 
 class JobSpec(BaseModel):
@@ -64,6 +70,7 @@ class JobSpec(BaseModel):
     job_key_mode: JobKeyMode | None = None
     priority: int | None = None
     flags: Sequence[str] | None = None
+    unique: UniqueOpts | None = None
 
     if not TYPE_CHECKING:  # type checkers keep the signature synthesised from the fields
 
@@ -94,6 +101,11 @@ class JobParams:
     # The payload as the server will store it, when that is known without parsing the JSON
     # text (a flat object: a shallow copy); batch_result builds unkeyed Jobs from it.
     stored_payload: dict[str, Any] | None = None
+    # A unique job (core.unique): its key before the period, the period in seconds, and the
+    # states that block a new job (comma-separated); all None for a job that is not unique.
+    unique_key: str | None = None
+    unique_period: int | None = None
+    unique_states: str | None = None
 
     def as_params(self) -> dict[str, Any]:
         return {
@@ -317,6 +329,7 @@ def validate_job(
     job_key_mode: object = None,
     priority: object = None,
     flags: object = None,
+    unique: object = None,
     prefix: str = "",
     max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> JobParams:
@@ -345,7 +358,7 @@ def validate_job(
             max_attempts = int(max_attempts)
         max_attempts = _check_int(f"{prefix}max_attempts", max_attempts, MAX_ATTEMPTS_RANGE)
     flat = is_flat_object(payload)
-    return JobParams(
+    params = JobParams(
         identifier=ident,
         payload=(
             None
@@ -378,6 +391,34 @@ def validate_job(
         flags=None if flags is None else _check_flags(f"{prefix}flags", flags),
         stored_payload=dict(cast("dict[str, Any]", payload)) if flat else None,
     )
+    if unique is not None:
+        _set_unique(params, unique, prefix)
+    return params
+
+
+def _set_unique(params: JobParams, unique: object, prefix: str) -> None:
+    try:
+        opts = parse_unique(unique, f"{prefix}unique")
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            first = errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidJobError(
+                f"{prefix}unique" + (f".{where}" if where else ""), first["msg"]
+            ) from None
+        raise InvalidJobError(f"{prefix}unique", str(exc)) from None
+    if opts is None:
+        return
+    if params.job_key is not None:
+        raise InvalidJobError(
+            f"{prefix}unique",
+            "a job cannot have both a job key and unique options: a job key replaces the "
+            "job holding it, a unique key keeps it; choose one",
+        )
+    params.unique_key = unique_key(opts, params.identifier, params.queue_name, params.payload)
+    params.unique_period = opts.period_seconds
+    params.unique_states = ",".join(opts.states)
 
 
 def validate_spec(
@@ -393,6 +434,7 @@ def validate_spec(
         job_key_mode=spec.job_key_mode,
         priority=spec.priority,
         flags=spec.flags,
+        unique=spec.unique,
         prefix=prefix,
         max_payload_bytes=max_payload_bytes,
     )

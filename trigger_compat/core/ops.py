@@ -104,6 +104,41 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
     return out
 
 
+def _unique_jobs(rows: list[Row]) -> list[Job]:
+    return [Job.model_validate({**row["job"], "deduplicated": row["deduplicated"]}) for row in rows]
+
+
+def _add_unique(now: datetime | None, params: Sequence[JobParams]) -> Op[list[Job]]:
+    """``add_unique_jobs``: a batch with unique jobs (see :mod:`trigger_compat.core.unique`)."""
+    for i, p in enumerate(params):
+        if p.job_key is not None:
+            raise InvalidJobError(
+                f"specs[{i}].job_key",
+                "a batch with unique jobs cannot also have keyed jobs; add them in two calls",
+            )
+    return Op(
+        "add_unique_jobs",
+        {
+            "identifiers": [p.identifier for p in params],
+            "payloads": "[" + ",".join(p.payload or "null" for p in params) + "]",
+            "queue_names": [p.queue_name for p in params],
+            "run_ats": [p.run_at for p in params],
+            "max_attempts": [p.max_attempts for p in params],
+            "priorities": [p.priority for p in params],
+            "flags": [flags_object(p.flags) for p in params],
+            "unique_keys": [p.unique_key for p in params],
+            "unique_periods": [p.unique_period for p in params],
+            "unique_states": [p.unique_states for p in params],
+            "now": now,
+        },
+        _unique_jobs,
+    )
+
+
+def _single(op: Op[list[Job]]) -> Op[Job]:
+    return Op(op.query, op.params, lambda rows: op.parse(rows)[0])
+
+
 def add_job(
     now: datetime | None,
     identifier: str,
@@ -113,6 +148,8 @@ def add_job(
     **options: Any,
 ) -> Op[Job]:
     p = validate_job(identifier, payload, max_payload_bytes=max_payload_bytes, **options)
+    if p.unique_key is not None:
+        return _single(_add_unique(now, [p]))
     return Op("add_job", {**p.as_params(), "now": now}, _added(p))
 
 
@@ -121,6 +158,8 @@ def add_spec(
 ) -> Op[Job]:
     """``add_job`` for a :class:`JobSpec` (what ``enqueue`` plans)."""
     p = validate_spec(spec, max_payload_bytes=max_payload_bytes)
+    if p.unique_key is not None:
+        return _single(_add_unique(now, [p]))
     return Op("add_job", {**p.as_params(), "now": now}, _added(p))
 
 
@@ -131,6 +170,8 @@ def add_jobs(
     max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> Op[list[Job]]:
     params = validate_specs(specs, max_payload_bytes)
+    if any(p.unique_key is not None for p in params):
+        return _add_unique(now, params)
     return Op(
         "add_jobs",
         {
@@ -278,3 +319,63 @@ def set_queue_concurrency(queue_name: str, concurrency: int) -> Op[None]:
         {"queue_name": p.queue_name, "concurrency": concurrency},
         lambda rows: None,
     )
+
+
+def canceller() -> str:
+    """Who cancels, as recorded in a cancelled job's ``last_error``: ``user@host (pid N)``."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (e.g. a container's uid without a passwd entry)
+        user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()} (pid {os.getpid()})"
+
+
+def cancel_message(by: str | None = None, reason: str | None = None) -> str:
+    """The ``last_error`` of a cancelled job: ``cancelled by <by>[: <reason>]`` (``by``
+    defaults to :func:`canceller`)."""
+    for field, value in (("by", by), ("reason", reason)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidJobError(field, f"must be a string (got {type(value).__name__})")
+    text = f"cancelled by {by or canceller()}"
+    return error_text(f"{text}: {reason}" if reason else text)
+
+
+def cancel_jobs(job_ids: Iterable[int], message: str) -> Op[list[Job]]:
+    """Fail jobs for good now, running ones included (their worker is told; see
+    ``sql/functions/cancel_jobs.sql``). Returns the jobs cancelled; jobs that do not exist
+    or had already failed for good are not among them."""
+    return Op(
+        "cancel_jobs",
+        {"job_ids": _ids("job_ids", job_ids), "reason": error_text(message)},
+        _jobs,
+    )
+
+
+def payload_value(payload: Any) -> Any:
+    """A payload as stored: a pydantic model instance becomes its JSON data,
+    ``model_dump(mode="json", by_alias=True, exclude_unset=True)``: the fields the caller set
+    (defaults included when set explicitly), under their aliases, as JSON types. Fields left
+    unset are left out, as a JavaScript caller leaves an optional key out: a catalog schema
+    whose optional field is not nullable accepts that, where a ``null`` would fail it, and the
+    handler's model fills the default in. Anything else is returned as it is."""
+    from pydantic import BaseModel
+
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return payload
+
+
+def payload_values(items: Sequence[Any]) -> list[Any]:
+    """``enqueue_many``'s items with :func:`payload_value` applied to each payload (an item
+    that is not a tuple of 2 or 3 is passed on as it is, for the planner to refuse)."""
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, tuple) and len(item) in (2, 3):
+            out.append((item[0], payload_value(item[1]), *item[2:]))
+        else:
+            out.append(item)
+    return out

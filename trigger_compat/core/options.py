@@ -8,7 +8,9 @@ rules:
 * a **templated** catalog ``jobKey`` wins over a per-call one when it renders non-empty;
 * a **constant** catalog ``jobKey`` is a default (a per-call ``jobKey`` wins);
 * an empty ``jobKey`` / ``queueName`` means none (a per-call ``""`` clears the catalog's);
-* ``maxAttempts`` ≤ 0 and a naive ``runAt`` are errors.
+* ``maxAttempts`` ≤ 0 and a naive ``runAt`` are errors;
+* ``unique`` (per call: options, ``True`` or ``False``) replaces the catalog's; a job with both
+  a job key and unique options is an error (see :mod:`trigger_compat.core.unique`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .jobs import (
 )
 from .payloads import enqueue_payload
 from .templates import TemplateError
+from .unique import UniqueOpts
 
 __all__ = ["JobOptions", "merge_job_spec", "parse_options", "plan_enqueue"]
 
@@ -61,6 +64,9 @@ class JobOptions(BaseModel):
     queue_name: Annotated[str, Strict()] | None = Field(None, alias="queueName")
     priority: StrictInt | None = None
     flags: tuple[Annotated[str, Strict(), StringConstraints(min_length=1)], ...] | None = None
+    # Unique options (core.unique); True = unique by task alone, False = not unique even when
+    # the catalog says so.
+    unique: UniqueOpts | Annotated[bool, Strict()] | None = None
 
     @field_validator("flags", mode="before")
     @classmethod
@@ -175,6 +181,15 @@ def merge_job_spec(
             )
             check_text(source, value, limit, fix)
     flags = pick(opts.flags, task.flags)
+    unique = task.unique if opts.unique is None else opts.unique
+    if isinstance(unique, bool):
+        unique = UniqueOpts() if unique else None
+    if unique is not None and job_key:
+        raise InvalidJobError(
+            f"{field}.unique",
+            f"{identifier!r}: a job cannot have both a job key and unique options (a job key "
+            "replaces the job holding it, a unique key keeps it); pass unique=False or no jobKey",
+        )
     return JobSpec(
         identifier=identifier,
         payload=payload,
@@ -185,6 +200,7 @@ def merge_job_spec(
         job_key_mode=pick(opts.job_key_mode, task.job_key_mode),
         priority=pick(opts.priority, task.priority),
         flags=list(flags) if flags else None,
+        unique=unique,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from ..errors import TriggerCompatError
 from .jobs import Job
+from .tracebacks import error_message as error_message
+from .tracebacks import error_with_traceback
 
 Outcome = Literal["complete", "retry", "cancel", "snooze", "delete", "release"]
 OnFinalFailure = Literal["keep", "delete"]
@@ -45,15 +47,6 @@ class Settlement:
     run_at: datetime | None = None
 
 
-def error_message(exc: BaseException) -> str:
-    """The text stored in ``last_error`` (graphile: the message, else the string form)."""
-    text = str(exc)
-    name = type(exc).__name__
-    if not text:
-        return name
-    return f"{name}: {text}"
-
-
 def is_final_attempt(job: Job) -> bool:
     return job.attempts >= job.max_attempts
 
@@ -73,10 +66,13 @@ def settle_failure(
     ``on_final_failure="delete"`` removes a job whose final attempt failed (trigger.dev's
     2024 behaviour) unless ``swallowable`` is False (payload validation errors and recurring
     tasks are never swallowed).
+
+    The settlement's error is the message followed by the traceback, bounded
+    (:func:`~trigger_compat.core.tracebacks.error_with_traceback`).
     """
     if isinstance(exc, JobSnooze):
         return Settlement(job.id, "snooze", None, now + timedelta(seconds=exc.seconds))
-    message = error_message(exc)
+    message = error_with_traceback(exc)
     if isinstance(exc, JobCancel):
         return Settlement(job.id, "cancel", message)
     if is_final_attempt(job) and on_final_failure == "delete" and swallowable:

@@ -47,7 +47,11 @@ DEFAULT_SCHEMA = "trigger_compat"
 
 # The package's advisory locks are (class, hashtext(schema)) pairs: the one migrate() holds,
 # and the one that lets a single worker at a time run rescue_jobs.
-ADVISORY_LOCK_CLASSES = {"migrate": 1952867692, "rescue_jobs": 1952867693}
+ADVISORY_LOCK_CLASSES = {
+    "migrate": 1952867692,
+    "rescue_jobs": 1952867693,
+    "metrics_leader": 1952867694,
+}
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})(?:-(\d{4}))?_([a-z0-9_]+)\.sql$")
 _FUNCTION_NAME = re.compile(r"^([a-z][a-z0-9_]*)\.sql$")

@@ -4,11 +4,43 @@ batches and rescuing the jobs of lost workers (pure, like :mod:`.ops`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .jobs import Job
 from .ops import Op, Row, error_text, fetch_jobs
 from .outcomes import Settlement
+
+
+@dataclass(frozen=True)
+class Beat:
+    """What a heartbeat answers: the seconds until the oldest heartbeat of another worker is
+    ``timeout`` old (None when there is no other worker), and the ids of this worker's jobs
+    that were cancelled (``cancel_jobs``)."""
+
+    seconds: float | None
+    cancelled: tuple[int, ...] = ()
+
+
+def beat(
+    worker_id: str,
+    name: str,
+    hostname: str,
+    pid: int,
+    task_identifiers: Sequence[str] | None,
+    timeout: timedelta = timedelta(seconds=30),
+) -> Op[Beat]:
+    """Record a heartbeat; returns a :class:`Beat`."""
+
+    def parse(rows: list[Row]) -> Beat:
+        if not rows:
+            return Beat(None)
+        value = rows[0]["seconds"]
+        cancelled = tuple(int(i) for i in rows[0].get("cancelled") or ())
+        return Beat(None if value is None else float(value), cancelled)
+
+    op = heartbeat(worker_id, name, hostname, pid, task_identifiers, timeout)
+    return Op(op.query, op.params, parse)
 
 
 def heartbeat(
@@ -88,4 +120,30 @@ def release_unknown_jobs(worker_id: str, known: Sequence[int]) -> Op[list[int]]:
         "release_unknown_jobs",
         {"worker_id": worker_id, "known": list(known)},
         lambda rows: [int(row["id"]) for row in rows],
+    )
+
+
+CANCEL_PREFIX = "cancel:"
+
+
+def cancelled_ids(payload: str) -> list[int] | None:
+    """The job ids of a ``cancel:<id>,<id>,...`` notification (``cancel_jobs``), or None for
+    any other notification (new jobs: a count)."""
+    if not payload.startswith(CANCEL_PREFIX):
+        return None
+    ids = []
+    for part in payload[len(CANCEL_PREFIX) :].split(","):
+        part = part.strip()
+        if part.lstrip("-").isdigit():
+            ids.append(int(part))
+    return ids
+
+
+def record_throughput(worker_id: str, minute: datetime, completed: int, failed: int) -> Op[None]:
+    """Add a worker's settled runs of one minute to the ``job_stats`` table (the dashboard's
+    throughput chart): one additive upsert per worker per minute."""
+    return Op(
+        "record_throughput",
+        {"worker_id": worker_id, "minute": minute, "completed": completed, "failed": failed},
+        lambda rows: None,
     )

@@ -1,7 +1,8 @@
 """Handlers for every task of the sample catalog that log what they receive and succeed.
 
 Use them to watch the sample catalog run: ``trigger-compat worker --embedded --catalog
-catalog.yaml --app trigger_compat.demo.handlers`` (or ``--database-url URL``). ``handlers`` answers :func:`log_job` for any identifier.
+catalog.yaml --app trigger_compat.demo.handlers`` (or ``--database-url URL``). ``handlers``
+answers :func:`log_job` for any identifier.
 """
 
 from __future__ import annotations

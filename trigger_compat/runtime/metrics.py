@@ -1,5 +1,7 @@
 """Worker metrics: counters and histograms fed by worker events, gauges read from the database,
-readable in-process (:meth:`WorkerMetrics.snapshot`) or served to Prometheus on ``/metrics``.
+readable in-process (:meth:`WorkerMetrics.snapshot`), served to Prometheus on ``/metrics`` (what
+``trigger-compat worker --metrics-port`` does), or registered in an application's own
+prometheus-client registry (:class:`trigger_compat.runtime.prometheus.MetricsCollector`).
 
 metrics = WorkerMetrics.for_database(url, schema="trigger_compat")
 metrics.attach(zod_worker)                 # a ZodWorker, a Worker or an EventEmitter
@@ -10,18 +12,29 @@ server.close()
 
 Every metric is labelled by task identifier (``task``):
 
-* ``trigger_compat_jobs_started_total``, ``…_succeeded_total``, ``…_failed_total`` (failed
-  attempts), ``…_retried_total`` (failed attempts that will run again),
-  ``…_permanently_failed_total`` and ``…_rescued_total`` (jobs of lost workers released by
-  this process): counters of this process;
+* ``trigger_compat_jobs_started_total``, ``…_succeeded_total``, ``…_permanently_failed_total``,
+  ``…_rescued_total`` (jobs of lost workers released by this process), and
+  ``trigger_compat_job_attempts_failed_total`` (each attempt that raised) and
+  ``trigger_compat_job_attempts_retried_total`` (failed attempts that will run again):
+  counters of this process;
 * ``trigger_compat_job_duration_seconds`` (handler run time) and
   ``trigger_compat_job_pickup_delay_seconds`` (``run_at`` → locked by a worker): histograms;
 * ``trigger_compat_worker_running_jobs``: jobs running in this process now;
 * ``trigger_compat_jobs{task, state}``: jobs in the schema per state (waiting, scheduled,
   running, retrying, failed), from one query run at most every ``refresh_interval`` seconds
   and shared by every scrape;
+* ``trigger_compat_jobs_waiting{task, queue}`` and
+  ``trigger_compat_jobs_oldest_waiting_age_seconds{task, queue}``: jobs due and not yet taken,
+  and how long the oldest of them has been due (0 when none waits): the lag to alert on.
+  ``queue`` is the named queue, ``""`` for jobs of none (same query);
 * ``trigger_compat_worker_heartbeat_age_seconds{worker, worker_id}``: seconds since each
   registered worker's last heartbeat (same query).
+
+The database gauges describe the whole schema, so one process reports them: with
+``leader_only`` (the default of :meth:`WorkerMetrics.for_database`), the process whose metrics
+connection holds a session-level advisory lock of the schema; the others export their own
+counters only. ``trigger_compat_metrics_database_leader`` is 1 in the process that reports
+them. Should that process end, another takes the lock at its next refresh.
 """
 
 from __future__ import annotations
@@ -53,13 +66,30 @@ PICKUP_DELAY_BUCKETS: tuple[float, ...] = (
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_REFRESH_INTERVAL = 5.0
 
-COUNTERS: tuple[tuple[str, str], ...] = (
-    ("started", "Jobs this process started."),
-    ("succeeded", "Jobs this process ran successfully."),
-    ("failed", "Failed attempts in this process (each attempt that raised)."),
-    ("retried", "Failed attempts that will run again."),
-    ("permanently_failed", "Jobs whose final attempt failed (or that were cancelled)."),
-    ("rescued", "Jobs of lost workers that this process released for a retry."),
+# (field of TaskCounters, metric name, help)
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("started", "trigger_compat_jobs_started_total", "Jobs this process started."),
+    ("succeeded", "trigger_compat_jobs_succeeded_total", "Jobs this process ran successfully."),
+    (
+        "failed",
+        "trigger_compat_job_attempts_failed_total",
+        "Failed attempts in this process (each attempt that raised).",
+    ),
+    (
+        "retried",
+        "trigger_compat_job_attempts_retried_total",
+        "Failed attempts in this process that will run again.",
+    ),
+    (
+        "permanently_failed",
+        "trigger_compat_jobs_permanently_failed_total",
+        "Jobs whose final attempt failed (or that were cancelled).",
+    ),
+    (
+        "rescued",
+        "trigger_compat_jobs_rescued_total",
+        "Jobs of lost workers that this process released for a retry.",
+    ),
 )
 
 
@@ -110,13 +140,15 @@ class MetricsSnapshot:
     database: DatabaseSnapshot | None
     database_refreshed_at: float | None
     database_errors: int
+    database_leader: bool | None = None
 
 
 class _Emitter(Protocol):
     def on(self, event: str, callback: Callable[[dict[str, Any]], Any]) -> Any: ...
 
 
-DatabaseSource = Callable[[], DatabaseSnapshot]
+# Reads the database gauges; None when another process reports them.
+DatabaseSource = Callable[[], DatabaseSnapshot | None]
 
 
 class WorkerMetrics:
@@ -142,6 +174,7 @@ class WorkerMetrics:
         self._db_at: float | None = None
         self._db_errors = 0
         self._db_queries = 0
+        self._db_leader: bool | None = None
         self._on_close = on_close
 
     @classmethod
@@ -151,11 +184,16 @@ class WorkerMetrics:
         *,
         schema: str | None = None,
         refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+        leader_only: bool = True,
     ) -> WorkerMetrics:
-        """Metrics whose gauges come from ``schema`` of this database (one pooled connection)."""
+        """Metrics whose gauges come from ``schema`` of this database (one pooled connection).
+        With ``leader_only``, only the process holding the schema's metrics lock reads and
+        reports them (see the module's documentation)."""
         client = Client(database_url, schema=schema, pool_size=1)
 
-        def read() -> DatabaseSnapshot:
+        def read() -> DatabaseSnapshot | None:
+            if leader_only and not client.execute(admin_ops.metrics_leader(client.schema)):
+                return None
             return client.execute(admin_ops.metrics_snapshot(), None)
 
         return cls(read, refresh_interval=refresh_interval, on_close=client.close)
@@ -243,6 +281,7 @@ class WorkerMetrics:
                 try:
                     self._db_queries += 1
                     self._db_snapshot = self._database()
+                    self._db_leader = self._db_snapshot is not None
                     self._db_at = time.monotonic()
                 except Exception as exc:
                     self._db_errors += 1
@@ -262,6 +301,7 @@ class WorkerMetrics:
                 database=db,
                 database_refreshed_at=self._db_at,
                 database_errors=self._db_errors,
+                database_leader=self._db_leader,
             )
 
     def render(self) -> str:
@@ -272,11 +312,120 @@ class WorkerMetrics:
 # -- exposition ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Family:
+    """One metric: its name, type (counter, gauge, histogram), help, and its samples as
+    ``(name, labels, value)`` (a histogram's samples are its ``_bucket``, ``_sum`` and
+    ``_count`` lines)."""
+
+    name: str
+    kind: str
+    help: str
+    samples: list[tuple[str, dict[str, str], float]]
+
+
+def _histogram(name: str, help_text: str, hists: dict[str, Histogram]) -> Family:
+    samples: list[tuple[str, dict[str, str], float]] = []
+    for task, h in sorted(hists.items()):
+        for bound, count in zip(h.buckets, h.counts, strict=True):
+            samples.append((f"{name}_bucket", {"task": task, "le": _number(bound)}, count))
+        samples.append((f"{name}_bucket", {"task": task, "le": "+Inf"}, h.count))
+        samples.append((f"{name}_sum", {"task": task}, h.sum))
+        samples.append((f"{name}_count", {"task": task}, h.count))
+    return Family(name, "histogram", help_text, samples)
+
+
+def families(snap: MetricsSnapshot) -> list[Family]:
+    """Every metric of ``snap`` (the database gauges only when it has them)."""
+    out: list[Family] = []
+    for key, name, help_text in COUNTERS:
+        samples = [
+            (name, {"task": t}, float(getattr(c, key))) for t, c in sorted(snap.counters.items())
+        ]
+        out.append(Family(name, "counter", help_text, samples))
+    out.append(
+        _histogram(
+            "trigger_compat_job_duration_seconds",
+            "How long handlers ran, in seconds.",
+            snap.duration,
+        )
+    )
+    out.append(
+        _histogram(
+            "trigger_compat_job_pickup_delay_seconds",
+            "Seconds from a job's run_at to a worker locking it.",
+            snap.pickup_delay,
+        )
+    )
+    name = "trigger_compat_worker_running_jobs"
+    samples = [(name, {"task": t}, float(n)) for t, n in sorted(snap.running.items())]
+    out.append(Family(name, "gauge", "Jobs running in this process now.", samples))
+    db = snap.database
+    if db is not None:
+        name = "trigger_compat_jobs"
+        samples = [
+            (name, {"task": task, "state": state}, float(states.get(state, 0)))
+            for task, states in sorted(db.jobs.items())
+            for state in admin_ops.JOB_STATES
+        ]
+        out.append(Family(name, "gauge", "Jobs in the schema per task and state.", samples))
+        name = "trigger_compat_jobs_waiting"
+        samples = [
+            (name, {"task": task, "queue": queue}, float(n))
+            for (task, queue), (n, _) in sorted(db.waiting.items())
+        ]
+        out.append(
+            Family(name, "gauge", "Jobs due and not yet taken, per task and queue.", samples)
+        )
+        name = "trigger_compat_jobs_oldest_waiting_age_seconds"
+        samples = [
+            (name, {"task": task, "queue": queue}, round(age, 3))
+            for (task, queue), (_, age) in sorted(db.waiting.items())
+        ]
+        out.append(
+            Family(
+                name,
+                "gauge",
+                "Seconds the oldest job due and not yet taken has waited, per task and queue "
+                "(0 when none waits).",
+                samples,
+            )
+        )
+        name = "trigger_compat_worker_heartbeat_age_seconds"
+        samples = [
+            (name, {"worker": worker, "worker_id": worker_id}, round(age, 3))
+            for (worker, worker_id), age in sorted(db.heartbeat_ages.items())
+        ]
+        out.append(
+            Family(name, "gauge", "Seconds since each registered worker's last heartbeat.", samples)
+        )
+    if snap.database_leader is not None:
+        name = "trigger_compat_metrics_database_leader"
+        out.append(
+            Family(
+                name,
+                "gauge",
+                "1 in the process that reports the schema's database gauges, else 0.",
+                [(name, {}, 1.0 if snap.database_leader else 0.0)],
+            )
+        )
+    name = "trigger_compat_metrics_database_errors_total"
+    out.append(
+        Family(
+            name,
+            "counter",
+            "Failed reads of the database gauges.",
+            [(name, {}, snap.database_errors)],
+        )
+    )
+    return out
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _labels(**labels: str) -> str:
+def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
     return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
@@ -290,58 +439,14 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _header(lines: list[str], name: str, kind: str, help_text: str) -> None:
-    lines.append(f"# HELP {name} {help_text}")
-    lines.append(f"# TYPE {name} {kind}")
-
-
-def _histogram(lines: list[str], name: str, help_text: str, hists: dict[str, Histogram]) -> None:
-    _header(lines, name, "histogram", help_text)
-    for task, h in sorted(hists.items()):
-        for bound, count in zip(h.buckets, h.counts, strict=True):
-            lines.append(f"{name}_bucket{_labels(task=task, le=_number(bound))} {count}")
-        lines.append(f"{name}_bucket{_labels(task=task, le='+Inf')} {h.count}")
-        lines.append(f"{name}_sum{_labels(task=task)} {_number(h.sum)}")
-        lines.append(f"{name}_count{_labels(task=task)} {h.count}")
-
-
 def render_prometheus(snap: MetricsSnapshot) -> str:
+    """The Prometheus text exposition format (version 0.0.4) of ``snap``."""
     lines: list[str] = []
-    for key, help_text in COUNTERS:
-        name = f"trigger_compat_jobs_{key}_total"
-        _header(lines, name, "counter", help_text)
-        for task, c in sorted(snap.counters.items()):
-            lines.append(f"{name}{_labels(task=task)} {getattr(c, key)}")
-    _histogram(
-        lines,
-        "trigger_compat_job_duration_seconds",
-        "How long handlers ran, in seconds.",
-        snap.duration,
-    )
-    _histogram(
-        lines,
-        "trigger_compat_job_pickup_delay_seconds",
-        "Seconds from a job's run_at to a worker locking it.",
-        snap.pickup_delay,
-    )
-    name = "trigger_compat_worker_running_jobs"
-    _header(lines, name, "gauge", "Jobs running in this process now.")
-    for task, n in sorted(snap.running.items()):
-        lines.append(f"{name}{_labels(task=task)} {n}")
-    if snap.database is not None:
-        name = "trigger_compat_jobs"
-        _header(lines, name, "gauge", "Jobs in the schema per task and state.")
-        for task, states in sorted(snap.database.jobs.items()):
-            for state in admin_ops.JOB_STATES:
-                lines.append(f"{name}{_labels(task=task, state=state)} {states.get(state, 0)}")
-        name = "trigger_compat_worker_heartbeat_age_seconds"
-        _header(lines, name, "gauge", "Seconds since each registered worker's last heartbeat.")
-        for (worker, worker_id), age in sorted(snap.database.heartbeat_ages.items()):
-            labels = _labels(worker=worker, worker_id=worker_id)
-            lines.append(f"{name}{labels} {_number(round(age, 3))}")
-    name = "trigger_compat_metrics_database_errors_total"
-    _header(lines, name, "counter", "Failed reads of the database gauges.")
-    lines.append(f"{name} {snap.database_errors}")
+    for family in families(snap):
+        lines.append(f"# HELP {family.name} {family.help}")
+        lines.append(f"# TYPE {family.name} {family.kind}")
+        for name, labels, value in family.samples:
+            lines.append(f"{name}{_labels(labels)} {_number(value)}")
     return "\n".join(lines) + "\n"
 
 

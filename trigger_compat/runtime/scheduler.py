@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..async_client import AsyncClient
-from ..core import cron_ops
+from ..core import admin_ops, cron_ops
 from ..core.backoff import backoff_delay
 from ..core.catalog import CleanupSettings
 from ..core.jobs import Job
@@ -204,6 +204,8 @@ def cleanup_handler(
         result = await client.execute(
             cron_ops.cleanup_old_jobs(expiration, settings.max_count), None
         )
+        # The dashboard's throughput history keeps a day.
+        await client.execute(admin_ops.prune_throughput(ts - timedelta(days=1)), None)
         logger.debug(
             "Cleaned up old jobs: found %d, deleted %d, expirationDate %s",
             result.found,

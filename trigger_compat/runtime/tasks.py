@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from ..core.jobs import Job
 
 if TYPE_CHECKING:
-    from ..async_client import AsyncClient
+    from ..async_client import AsyncClient, AsyncTransaction
 
 Handler = Callable[..., Any]
 NextRetry = Callable[[Job, BaseException], "datetime | None"]
@@ -93,9 +94,13 @@ class Helpers:
     _client: AsyncClient
     _loop: asyncio.AbstractEventLoop
 
-    async def add_job(self, identifier: str, payload: Any = None, **options: Any) -> Job:
-        """Add a follow-up job (from an async handler)."""
-        return await self._client.add_job(identifier, payload, **options)
+    async def add_job(
+        self, identifier: str, payload: Any = None, *, tx: Any = None, **options: Any
+    ) -> Job:
+        """Add a follow-up job (from an async handler). ``tx``: a transaction of
+        :meth:`transaction` (or an ``AsyncConnection`` of the handler's own), so that the job
+        commits with the handler's writes."""
+        return await self._client.add_job(identifier, payload, **options, tx=connection_of(tx))
 
     def add_job_sync(self, identifier: str, payload: Any = None, **options: Any) -> Job:
         """Add a follow-up job from a sync handler (which runs on a worker thread)."""
@@ -103,6 +108,21 @@ class Helpers:
             self._client.add_job(identifier, payload, **options), self._loop
         )
         return future.result()
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncTransaction]:
+        """A transaction of the worker's client (``AsyncClient.transaction``), for an async
+        handler whose writes and follow-up jobs must commit together::
+
+            async with helpers.transaction() as tx:
+                await tx.execute("update orders set state = 'paid' where id = %s", [oid])
+                await tx.add_job("sendReceipt", {"order": oid})
+        """
+        return self._client.transaction()
+
+
+def connection_of(tx: Any) -> Any:
+    """The connection of an ``AsyncTransaction``, or ``tx`` itself (a connection or None)."""
+    return getattr(tx, "connection", tx)
 
 
 def _positional_count(fn: Callable[..., Any]) -> int:
@@ -169,6 +189,11 @@ class Task:
         if self._model is not None:
             return self._model.model_validate(payload)
         return payload
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the handler is a coroutine function (else it runs on a worker thread)."""
+        return self._is_async
 
     @property
     def takes_helpers(self) -> bool:

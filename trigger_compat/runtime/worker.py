@@ -11,7 +11,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +19,11 @@ from typing import Any
 
 import psycopg
 
+from .. import tracing
 from ..async_client import AsyncClient
 from ..core import worker_ops
 from ..core.backoff import backoff_delay
+from ..core.catalog_sync import RELOAD_NOTIFICATION
 from ..core.jobs import Job
 from ..core.ops import error_text
 from ..core.outcomes import (
@@ -109,6 +111,12 @@ class Worker:
         self._running: dict[int, tuple[asyncio.Task[None], AbortSignal]] = {}
         self._results: list[Settlement] = []
         self._writing: set[int] = set()  # jobs whose outcome is being written right now
+        self._cancelled: set[int] = set()  # running jobs cancelled by cancel_jobs
+        #: Called when ``catalog apply`` notifies the schema's channel (ZodWorker reloads).
+        self.on_catalog_reload: Callable[[], Any] | None = None
+        self._running_task: dict[int, str] = {}  # running job id -> its task identifier
+        # Settled runs per minute not yet recorded in job_stats: minute -> [completed, failed].
+        self._throughput: dict[datetime, list[int]] = {}
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -131,6 +139,11 @@ class Worker:
 
     def on(self, event: str, callback: Callable[[dict[str, Any]], Any]) -> None:
         self.events.on(event, callback)
+
+    def wake(self) -> None:
+        """Fetch now: after ``options`` or ``tasks`` changed (a catalog reload)."""
+        self._wake.set()
+        self._slot_freed.set()
 
     async def start(self) -> None:
         """Register, then run the fetch loop and the background services until ``stop()``."""
@@ -186,6 +199,8 @@ class Worker:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._flush_all()
         with contextlib.suppress(Exception):
+            await self._record_throughput(final=True)
+        with contextlib.suppress(Exception):
             await self.client.execute(worker_ops.unregister_worker(self.worker_id), None)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -230,6 +245,8 @@ class Worker:
                 # Their outcomes are written by the next fetch, in the same statement.
         finally:
             await self._flush_all()
+            with contextlib.suppress(Exception):
+                await self._record_throughput(final=True)
             with contextlib.suppress(Exception):
                 await self.client.execute(worker_ops.unregister_worker(self.worker_id), None)
             if own_executor and self._executor is not None:
@@ -305,6 +322,7 @@ class Worker:
                 signal = AbortSignal()
                 task = asyncio.create_task(self._run_job(job, signal))
                 self._running[job.id] = (task, signal)
+                self._running_task[job.id] = job.task_identifier
                 if job.queue_name is not None:
                     self._queued.add(job.id)
             self._more_maybe = len(jobs) == free
@@ -339,7 +357,12 @@ class Worker:
     def _job_logger(self, job: Job) -> JobLogger:
         return JobLogger(
             logger,
-            {"job_id": job.id, "task_identifier": job.task_identifier, "attempt": job.attempts},
+            {
+                "job_id": job.id,
+                "task_identifier": job.task_identifier,
+                "attempt": job.attempts,
+                "worker_id": self.worker_id,
+            },
         )
 
     async def _run_job(self, job: Job, signal: AbortSignal | None = None) -> None:
@@ -349,6 +372,9 @@ class Worker:
         started = time.monotonic()
         self.events.emit("job:start", worker_id=self.worker_id, job=job)
         settlement: Settlement
+        # A consumer span around the run, continuing the trace of the span that added the job.
+        traced = tracing.consumer_span(job, self.worker_id) if tracing.AVAILABLE else None
+        span = traced.__enter__() if traced is not None else None
         try:
             if task is None:
                 raise LookupError(f"no handler for task {job.task_identifier!r}")
@@ -376,8 +402,11 @@ class Worker:
             settlement = Settlement(job.id, "complete")
             self.stats.succeeded += 1
             if logger.isEnabledFor(logging.DEBUG):
+                duration = time.monotonic() - started
                 self._job_logger(job).debug(
-                    "completed in %.1f ms", (time.monotonic() - started) * 1000
+                    "completed in %.1f ms",
+                    duration * 1000,
+                    extra={"duration": round(duration, 6), "outcome": "complete"},
                 )
             self.events.emit("job:success", worker_id=self.worker_id, job=job)
         except asyncio.CancelledError:
@@ -386,10 +415,22 @@ class Worker:
             )
         except BaseException as exc:
             original = exc.cause if isinstance(exc, _PayloadError) else exc
-            settlement = self._settle_error(job, task, exc, original, self._job_logger(job))
+            settlement = self._settle_error(
+                job, task, exc, original, self._job_logger(job), time.monotonic() - started
+            )
+            if settlement.outcome != "snooze":
+                tracing.failed(span, original)
         finally:
+            if traced is not None:
+                traced.__exit__(None, None, None)
             self._running.pop(job.id, None)
+            self._running_task.pop(job.id, None)
             self._slot_freed.set()
+        if job.id in self._cancelled:
+            # Failed for good whatever the handler did; settle_jobs writes the reason given
+            # to cancel_jobs in place of this one.
+            self._cancelled.discard(job.id)
+            settlement = Settlement(job.id, "cancel", CANCELLED, None)
         self._results.append(settlement)
         self._results_ready.set()
         self.events.emit(
@@ -407,6 +448,7 @@ class Worker:
         exc: BaseException,
         original: BaseException,
         job_logger: logging.LoggerAdapter[logging.Logger],
+        duration: float,
     ) -> Settlement:
         retry_at: datetime | None = None
         if task is not None and task.next_retry is not None:
@@ -432,11 +474,16 @@ class Worker:
         final = settlement.outcome in ("cancel", "delete") or is_final_attempt(job)
         if not final:
             self.stats.retried += 1
+        # The record carries the exception: a formatter prints its traceback (the text one
+        # after the line, the JSON one in an ``exc_info`` field).
         job_logger.warning(
-            "attempt %s of %s failed: %s",
+            "attempt %s of %s failed after %.1f ms: %s",
             job.attempts,
             job.max_attempts,
+            duration * 1000,
             error_text(error_message(original)),
+            exc_info=original,
+            extra={"duration": round(duration, 6), "outcome": settlement.outcome},
         )
         self.events.emit("job:error", worker_id=self.worker_id, job=job, error=original)
         if final:
@@ -469,6 +516,13 @@ class Worker:
 
     def _settled(self, batch: list[Settlement]) -> None:
         self._writing.difference_update(s.job_id for s in batch)
+        ran = [s.outcome for s in batch if s.outcome not in ("snooze", "release")]
+        if ran:
+            counts = self._throughput.setdefault(
+                datetime.now(UTC).replace(second=0, microsecond=0), [0, 0]
+            )
+            counts[0] += ran.count("complete")
+            counts[1] += len(ran) - ran.count("complete")
         if any(s.job_id in self._queued for s in batch):
             # A named queue may have a free place now: look for its next job.
             self._queued.difference_update(s.job_id for s in batch)
@@ -526,12 +580,26 @@ class Worker:
                 await asyncio.sleep(backoff_delay(errors, cap=5.0))
                 self._results_ready.set()
 
+    async def _record_throughput(self, *, final: bool = False) -> None:
+        """Record the settled runs of each past minute (every minute when ``final``) in
+        job_stats: one upsert per minute."""
+        current = datetime.now(UTC).replace(second=0, microsecond=0)
+        for minute in sorted(self._throughput):
+            if minute < current or final:
+                completed, failed = self._throughput[minute]
+                await self.client.execute(
+                    worker_ops.record_throughput(self.worker_id, minute, completed, failed)
+                )
+                del self._throughput[minute]
+
     # -- heartbeats and rescue ---------------------------------------------------------
 
     async def _heartbeat(self) -> float | None:
-        """Beat; returns the seconds until another worker's heartbeat is rescue_after old."""
-        return await self.client.execute(
-            worker_ops.heartbeat(
+        """Beat; returns the seconds until another worker's heartbeat is rescue_after old.
+        Cancels the running jobs the beat names as cancelled (the fallback of the 'cancel:'
+        notification)."""
+        beat = await self.client.execute(
+            worker_ops.beat(
                 self.worker_id,
                 self.name,
                 socket.gethostname(),
@@ -540,6 +608,26 @@ class Worker:
                 timedelta(seconds=self.options.rescue_after),
             )
         )
+        if beat.cancelled:
+            self._cancel_running(beat.cancelled)
+        return beat.seconds
+
+    def _cancel_running(self, job_ids: Iterable[int]) -> None:
+        """Jobs cancelled by ``cancel_jobs``: set the abort signal of those running here and
+        cancel their handler when it is async (a sync one, on its thread, sees the signal).
+        Each then settles as cancelled, whatever its handler does."""
+        for job_id in job_ids:
+            running = self._running.get(job_id)
+            if running is None or job_id in self._cancelled:
+                continue
+            task, signal = running
+            self._cancelled.add(job_id)
+            signal.set(CANCELLED)
+            logger.warning("job %s was cancelled; stopping it", job_id)
+            self.events.emit("job:cancelled", worker_id=self.worker_id, job_id=job_id)
+            handler = self.tasks.get(self._running_task.get(job_id, ""))
+            if handler is None or handler.is_async:
+                task.cancel()
 
     async def _maintenance_loop(self) -> None:
         """Heartbeat every ``rescue_after / 3`` seconds, until the worker has stopped (running
@@ -570,6 +658,7 @@ class Worker:
                         next_beat = time.monotonic() + min(interval, 0.02 * 2**failed_beats)
                         raise
                     failed_beats = 0
+                    await self._record_throughput()
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
                         next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
@@ -646,14 +735,31 @@ class Worker:
                 readable.clear()
                 pgconn.consume_input()  # raises OperationalError when the connection is lost
                 arrived = False
-                while pgconn.notifies() is not None:
-                    arrived = True
+                cancelled: list[int] = []
+                reload = False
+                while (notify := pgconn.notifies()) is not None:
+                    if notify.extra == _RELOAD:  # catalog apply: re-read the catalog
+                        reload = True
+                        continue
+                    ids = worker_ops.cancelled_ids(notify.extra.decode("utf-8", "replace"))
+                    if ids is None:
+                        arrived = True
+                    else:
+                        cancelled.extend(ids)
                 if arrived:
                     self._wake.set()
+                if cancelled:
+                    self._cancel_running(cancelled)
+                if reload and self.on_catalog_reload is not None:
+                    self.on_catalog_reload()
                 if pgconn.status != psycopg.pq.ConnStatus.OK:
                     raise psycopg.OperationalError("the LISTEN connection was closed")
         finally:
             self._loop.remove_reader(fd)
+
+
+CANCELLED = "cancelled (cancel_jobs)"
+_RELOAD = RELOAD_NOTIFICATION.encode()
 
 
 class _PayloadError(Exception):

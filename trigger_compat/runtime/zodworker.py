@@ -14,8 +14,10 @@ await worker.stop()
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from os import PathLike
 from typing import Any
@@ -39,8 +41,10 @@ from ..errors import WorkerConfigError
 from .clock import Clock, as_clock
 from .events import EventEmitter
 from .scheduler import Reporter, Scheduler, cleanup_handler, reporter_handler
-from .tasks import Handler, Task
+from .tasks import Handler, Task, connection_of
 from .worker import ForbiddenFlags, Worker, WorkerOptions
+
+logger = logging.getLogger("trigger_compat.worker")
 
 
 def _retry_policy(
@@ -123,6 +127,14 @@ class ZodWorker:
         resolved = resolve_catalog(catalog)
         assert resolved is not None
         self.catalog = resolved
+        #: The file :meth:`reload` re-reads (SIGHUP, ``catalog apply``); None: not reloadable.
+        self.catalog_path: str | None = None if isinstance(catalog, Catalog) else str(catalog)
+        #: Whether a reload may start running tasks added to the catalog whose handler is
+        #: known (``handlers=`` or the catalog's ``handler:``), beyond ``tasks=``.
+        self.reload_adds_tasks = tasks is None
+        self._concurrency_override = concurrency
+        self._poll_interval_override = poll_interval
+        self._reloads: set[asyncio.Task[Any]] = set()
         if name not in self.catalog.workers:
             known = ", ".join(sorted(self.catalog.workers))
             raise WorkerConfigError(f"no worker {name!r} in the catalog (workers: {known})")
@@ -240,6 +252,7 @@ class ZodWorker:
             if problems:
                 raise WorkerConfigError("; ".join(problems))
             self.worker = await self._prepare()
+            self.worker.on_catalog_reload = self.request_reload
             await self.worker.start()
             self.scheduler = Scheduler(
                 self.client,
@@ -275,8 +288,127 @@ class ZodWorker:
             events=self.events,
         )
 
+    # -- live reload -------------------------------------------------------------------
+
+    def request_reload(self) -> None:
+        """Reload the catalog in the background (SIGHUP, the ``catalog apply`` notification);
+        reloads run one at a time."""
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(
+        self, catalog: Catalog | str | PathLike[str] | None = None
+    ) -> list[str] | None:
+        """Re-read the catalog (``catalog``, else :attr:`catalog_path`) and apply it to the
+        running worker: concurrency, poll interval, queue limits, task settings (timeouts,
+        retry, payload schemas, what ``enqueue`` merges), the tasks run (removed ones are no
+        longer fetched, added ones run when their handler is known) and the recurring tasks.
+        Running jobs are never interrupted. A catalog that does not validate is refused: every
+        problem is logged with file:line and the running catalog stays. Returns the changes
+        (also logged), or None when refused."""
+        from ..core.catalog_loader import inspect_catalog
+        from ..core.catalog_sync import describe_changes
+
+        source = catalog if catalog is not None else self.catalog_path
+        if source is None:
+            logger.warning("worker %s: no catalog file to reload", self.name)
+            return None
+        async with self._lock:
+            if isinstance(source, Catalog):
+                new = source
+                where = "the given catalog"
+            else:
+                where = str(source)
+                report = await asyncio.to_thread(inspect_catalog, source)
+                if report.catalog is None:
+                    for problem in report.errors:
+                        logger.error("%s", problem)
+                    logger.error(
+                        "worker %s: catalog %s refused (%d error(s)); keeping the running catalog",
+                        self.name,
+                        where,
+                        len(report.errors),
+                    )
+                    self.events.emit("catalog:refused", name=self.name, problems=report.errors)
+                    return None
+                new = report.catalog
+            if self.name not in new.workers:
+                logger.error(
+                    "worker %s: catalog %s refused: it has no worker %r; keeping the running "
+                    "catalog",
+                    self.name,
+                    where,
+                    self.name,
+                )
+                return None
+            changes = describe_changes(self.name, self.catalog, new)
+            old_queues = self.catalog.queues
+            self.catalog = new
+            self.settings = new.workers[self.name]
+            self.client.catalog = new
+            await self._apply_reload(old_queues)
+        for change in changes:
+            logger.info("worker %s: catalog reload: %s", self.name, change)
+        if not changes:
+            logger.info("worker %s: catalog %s reloaded: nothing changed", self.name, where)
+        self.events.emit("catalog:reload", name=self.name, changes=changes)
+        return changes
+
+    async def _apply_reload(self, old_queues: Mapping[str, int]) -> None:
+        settings = self.settings
+        self.options = replace(
+            self.options,
+            concurrency=self._concurrency_override or settings.concurrency,
+            poll_interval=self._poll_interval_override or settings.poll_interval / 1000,
+            shutdown_timeout=settings.shutdown_timeout_in_ms / 1000,
+            on_final_failure=settings.on_final_failure,
+        )
+        for queue_name, limit in self.catalog.queues.items():
+            if old_queues.get(queue_name) != limit:
+                await self.client.set_queue_concurrency(queue_name, limit)
+        worker = self.worker
+        if worker is None:
+            return
+        selection = select_tasks(
+            settings,
+            self._handlers,
+            only=None if self.reload_adds_tasks else self._only_tasks,
+            reporter=self._reporter is not None,
+        )
+        tasks: dict[str, Task] = {}
+        for identifier in selection.handled:
+            ref = selection.refs.get(identifier)
+            old = worker.tasks.get(identifier)
+            if ref is None:
+                handler = selection.handlers[identifier]
+            elif old is not None:
+                handler = old.handler
+            else:
+                try:
+                    handler = import_handler(ref)
+                except Exception as exc:
+                    logger.error("task %s: handler %s does not import: %s", identifier, ref, exc)
+                    continue
+            tasks[identifier] = self._task(identifier, handler)
+        for identifier in selection.internal:
+            tasks[identifier] = _cron_task(identifier, self._internal_handler(identifier))
+        worker.options = self.options
+        worker.tasks = tasks
+        worker.wake()  # a raised concurrency or a new task: fetch now
+        items = cron_items(settings, reporter=self._reporter is not None, only=tasks)
+        if self.scheduler is None or self.scheduler.items != items:
+            if self.scheduler is not None:
+                await self.scheduler.stop()
+            self.scheduler = Scheduler(
+                self.client, items, clock=self.clock, events=self.events, name=self.name
+            )
+            await self.scheduler.start()
+
     async def stop(self, *, timeout: float | None = None) -> None:
         """Graceful shutdown (see :meth:`Worker.stop`), then close the client."""
+        for task in list(self._reloads):
+            task.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
         worker = self.worker  # not under the lock: a second stop request acts at once
@@ -304,10 +436,10 @@ class ZodWorker:
         *,
         tx: Any = None,
     ) -> Job:
-        return await self.client.enqueue(identifier, payload, options, tx=tx)
+        return await self.client.enqueue(identifier, payload, options, tx=connection_of(tx))
 
     async def enqueue_many(self, items: Sequence[Any], *, tx: Any = None) -> list[Job]:
-        return await self.client.enqueue_many(items, tx=tx)
+        return await self.client.enqueue_many(items, tx=connection_of(tx))
 
     async def dequeue(self, job_key: str, *, tx: Any = None) -> Job | None:
-        return await self.client.dequeue(job_key, tx=tx)
+        return await self.client.dequeue(job_key, tx=connection_of(tx))

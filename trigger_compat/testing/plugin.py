@@ -6,7 +6,8 @@ Installed with the package (entry point ``pytest11``), it adds these fixtures:
     A :class:`TestQueue`: its own PostgreSQL schema (migrated, dropped afterwards), a
     :class:`~trigger_compat.testing.clock.FakeClock` and a sync :class:`Client` on both, with
     ``assert_enqueued`` / ``assert_not_enqueued`` and ``drain()``, which runs the runnable jobs
-    inline, one at a time, in the order a worker would (priority, run_at, id).
+    inline, one at a time, in the order a worker would (priority, run_at, id). Unique jobs and
+    ``pause``/``resume`` behave as on a real queue (the queue is a real schema).
 ``tc_database_url``
     The server: ``TRIGGER_COMPAT_TEST_DATABASE_URL``, else ``DATABASE_URL``, else the embedded
     PostgreSQL (the ``embedded`` extra). Override the fixture to choose another.
@@ -29,6 +30,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +40,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..async_client import AsyncClient
-    from ..client import Client
+    from ..client import Client, Transaction
     from ..core.catalog import Catalog
     from ..core.jobs import Job
     from ..core.schedule import CronItem
@@ -181,7 +183,25 @@ class TestQueue:
         )
 
     def enqueue(self, identifier: str, payload: Any = None, options: Any = None) -> Job:
+        """The client's ``enqueue`` (the payload may be a pydantic model)."""
         return self.client.enqueue(identifier, payload, options)
+
+    def cancel_job(self, job_id: int, reason: str | None = None) -> Job | None:
+        """The client's ``cancel_job``: the job fails for good now and never runs."""
+        return self.client.cancel_job(job_id, reason=reason)
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """The client's ``transaction()``: SQL and jobs that commit or roll back together."""
+        return self.client.transaction()
+
+    def pause(self, *, task: Any = None, queue: Any = None) -> list[str]:
+        """The client's ``pause``: ``drain()`` runs no job of a paused task or queue (and does
+        not count them as runnable jobs without a handler)."""
+        return self.client.pause(task=task, queue=queue)
+
+    def resume(self, *, task: Any = None, queue: Any = None) -> list[str]:
+        """The client's ``resume``."""
+        return self.client.resume(task=task, queue=queue)
 
     def close(self) -> None:
         self.client.close()
@@ -208,6 +228,9 @@ class TestQueue:
             return [Job.model_validate(row) for row in cur.fetchall()]
 
     def _matching(self, identifier: str, payload: Any, options: dict[str, Any]) -> list[Job]:
+        from ..core.ops import payload_value
+
+        payload = payload_value(payload)  # a pydantic model matches as it would be stored
         wanted: dict[str, Any] = {}
         for name, value in options.items():
             column = _OPTION_NAMES.get(name)
@@ -362,7 +385,14 @@ class TestQueue:
                 break
         if strict:
             now = self.clock.now()
-            left = [j for j in await asyncio.to_thread(self._waiting) if j.run_at <= now]
+            paused = {(p.kind, p.name) for p in await asyncio.to_thread(self.client.paused)}
+            left = [
+                j
+                for j in await asyncio.to_thread(self._waiting)
+                if j.run_at <= now
+                and ("task", j.task_identifier) not in paused
+                and ("queue", j.queue_name) not in paused
+            ]
             if left:
                 raise AssertionError(
                     "drain: runnable job(s) without a handler (pass handlers= or override "

@@ -17,6 +17,12 @@
 --     repeated after the queue row is locked: that count, made under the lock with a fresh
 --     snapshot, is what keeps a queue within its concurrency.
 --
+-- Paused tasks and queues (the paused table: pause_jobs / resume_jobs) are left alone: none of
+-- their jobs is handed out. The table is read once per fetch, and only its emptiness when
+-- nothing is paused (no cost to speak of); pause_jobs takes an ACCESS EXCLUSIVE lock on it,
+-- so it waits for the fetches that read it before the pause and every fetch that starts
+-- after the pause commits sees it.
+--
 -- Its settings:
 --   * enable_sort, enable_bitmapscan off: the fetch must walk its partial indexes in order
 --     and stop after max_jobs rows, even when the statistics are stale (right after a bulk
@@ -57,9 +63,23 @@ declare
     v_queued  boolean := false;
     v_heads   text[];     -- the tasks to take unqueued jobs from
     v_takes   integer[];  -- and how many from each
+    v_skip_tasks  text[];  -- paused tasks, when the worker runs every task
+    v_skip_queues text[];  -- paused queues
 begin
     if fetch_jobs.max_jobs is null or fetch_jobs.max_jobs < 1 then
         return;
+    end if;
+
+    if exists (select 1 from paused) then
+        select array_agg(p.name) filter (where p.kind = 'task'),
+               array_agg(p.name) filter (where p.kind = 'queue')
+          into v_skip_tasks, v_skip_queues
+          from paused p;
+        if v_tasks is not null and v_skip_tasks is not null then
+            v_tasks := array(select t from unnest(v_tasks) as t
+                              where not (t = any(v_skip_tasks)));
+            v_skip_tasks := null;
+        end if;
     end if;
 
     v_heads := v_tasks;
@@ -76,7 +96,8 @@ begin
                            and j.task_identifier > t.task
                          order by j.task_identifier limit 1)
                   from t where t.task is not null)
-            select t.task from t where t.task is not null);
+            select t.task from t where t.task is not null
+               and (v_skip_tasks is null or not (t.task = any(v_skip_tasks))));
     end if;
 
     -- How many jobs to take from each task: all of them from the only one, else the share
@@ -138,10 +159,12 @@ begin
                             limit 1) as n)
                 select h.queue_name from heads h where h.run_at <= v_now) as due
           join job_queues q on q.queue_name = due.queue_name
+                           and (v_skip_queues is null or not (q.queue_name = any(v_skip_queues)))
          cross join lateral (
                select 1 from jobs j
                 where j.queue_name = q.queue_name and j.is_available and j.run_at <= v_now
                   and (v_tasks is null or j.task_identifier = any(v_tasks))
+                  and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
                   and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
                 order by j.run_at
                 limit 1) as ready
@@ -157,6 +180,7 @@ begin
                 select row(j.priority, j.run_at, j.id)::fetch_candidate from jobs j
                  where j.queue_name = v_queue.queue_name and j.is_available and j.run_at <= v_now
                    and (v_tasks is null or j.task_identifier = any(v_tasks))
+                   and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
                    and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
                  order by j.priority, j.run_at, j.id
                  limit least(v_queue.concurrency - v_running, fetch_jobs.max_jobs)

@@ -6,6 +6,8 @@
 --   snooze:   run again at run_at without using an attempt;
 --   delete:   the final attempt failed and the job is removed (on_final_failure = delete);
 --   release:  the worker gave the job up (shutdown or timeout); retry at run_at or now.
+-- A job cancelled while worker_id held it (a row in job_cancellations) is settled as
+-- cancel with the cancellation's reason, whatever the outcome given.
 -- Only jobs still locked by worker_id are touched. Returns the ids settled.
 create or replace function settle_jobs(
     worker_id text,
@@ -37,9 +39,23 @@ begin
     end if;
 
     return query
-    with s as (
+    with given as (
         select * from unnest(settle_jobs.job_ids, settle_jobs.outcomes, settle_jobs.errors,
                              settle_jobs.run_ats) as s(id, outcome, error, run_at)
+    ),
+    -- A job cancelled while this worker held it (cancel_jobs) fails for good with the
+    -- cancellation's reason, whatever its handler did.
+    cancelled as (
+        delete from job_cancellations c using given g
+         where c.job_id = g.id and c.worker_id = settle_jobs.worker_id
+        returning c.job_id, c.reason
+    ),
+    s as (
+        select g.id,
+               case when c.job_id is null then g.outcome else 'cancel' end as outcome,
+               coalesce(c.reason, g.error) as error,
+               g.run_at
+          from given g left join cancelled c on c.job_id = g.id
     ),
     deleted as (
         delete from jobs j using s

@@ -1,0 +1,17 @@
+-- One page of the jobs, newest first, filtered by task, queue, state (job_state), key and a
+-- text in last_error (null = any). Keyset pagination: the jobs with id below before_id (null =
+-- from the newest), at most row_limit; the primary key's order, never an OFFSET.
+select *
+  from (select j.*,
+               {schema}.job_state(j.locked_at, j.attempts, j.max_attempts, j.run_at, now())
+                   as state
+          from {schema}.jobs j
+         where (%(before_id)s::bigint is null or j.id < %(before_id)s::bigint)
+           and (%(task)s::text is null or j.task_identifier = %(task)s::text)
+           and (%(queue)s::text is null or j.queue_name = %(queue)s::text)
+           and (%(key)s::text is null or j.key = %(key)s::text)
+           and (%(error)s::text is null
+                or strpos(lower(j.last_error), lower(%(error)s::text)) > 0)) as s
+ where (%(state)s::text is null or s.state = %(state)s::text)
+ order by s.id desc
+ limit %(row_limit)s::integer

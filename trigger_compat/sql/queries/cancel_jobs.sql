@@ -1,0 +1,1 @@
+select * from {schema}.cancel_jobs(%(job_ids)s::bigint[], %(reason)s::text)
