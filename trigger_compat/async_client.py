@@ -355,9 +355,7 @@ class AsyncClient:
         if not specs:
             return []
         op = ops.add_jobs(self._now(), specs, job_key_preserve_run_at, self.max_payload_bytes)
-        return await self._add(
-            op, tx, [s.identifier for s in specs], [s.queue_name for s in specs]
-        )
+        return await self._add(op, tx, [s.identifier for s in specs], [s.queue_name for s in specs])
 
     async def remove_job(
         self, job_key: str, *, tx: psycopg.AsyncConnection[Any] | None = None

@@ -34,7 +34,15 @@ if TYPE_CHECKING:
 
     from .core.jobs import Job
 
-AVAILABLE = importlib.util.find_spec("opentelemetry") is not None
+
+def _installed() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+AVAILABLE = _installed()
 TRACER_NAME = "trigger_compat"
 SYSTEM = "trigger_compat"
 

@@ -110,7 +110,7 @@ def test_worker_json_logs_and_jobs_show_traceback(
     [failure] = [r for r in records if r.get("job_id") == job.id and r["level"] == "WARNING"]
     assert failure["task"] == "charge" and failure["attempt"] == 1
     assert failure["worker_id"].startswith("billing-")
-    assert failure["outcome"] == "retry" and failure["duration"] >= 0
+    assert failure["outcome"] == "failed" and failure["duration"] >= 0
     assert "upstream returned 500" in failure["message"]
     assert failure["exc_type"] == "RuntimeError"
     assert failure["exc_message"] == "upstream returned 500"

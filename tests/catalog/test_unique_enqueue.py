@@ -90,4 +90,4 @@ def test_catalog_validation_names_the_line(tmp_path: Path) -> None:
     text = str(info.value)
     assert "c.yaml:6:" in text and "byPeriod" in text
     assert "c.yaml:8:" in text and "unknown state 'gone'" in text
-    assert "c.yaml:9:" in text and "jobKey and unique" in text
+    assert "c.yaml:10:" in text and "jobKey and unique" in text

@@ -96,7 +96,7 @@ def test_diff_is_0_when_the_catalog_matches_and_1_listing_every_difference(
     assert "+ tick: '*/5 * * * *' (added)" in text.output
     assert "- purge: '0 * * * *' (no longer declared)" in text.output
     assert "+ purgeOld: '0 * * * *' (added; looks like purge renamed)" in text.output
-    assert "! startRun: 1 waiting" in text.output
+    assert "! startRun: 1 pending" in text.output
 
     out = _cli(database_url, "catalog", "diff", arranged, "--json")
     assert out.exit_code == 1
@@ -107,9 +107,9 @@ def test_diff_is_0_when_the_catalog_matches_and_1_listing_every_difference(
     assert changes["tick"]["change"] == "added"
     assert changes["tick"]["nextTick"].endswith(("0:00+00:00", "5:00+00:00"))
     assert changes["purge"]["change"] == "removed"
-    assert data["undeclaredTasks"] == [{"task": "startRun", "waiting": 1}]
+    assert data["undeclaredTasks"] == [{"task": "startRun", "pending": 1}]
     assert data["pendingJobs"] == [
-        {"task": "deliver", "waiting": 3, "differing": 3, "priority": 3, "maxAttempts": 3,
+        {"task": "deliver", "pending": 3, "differing": 3, "priority": 3, "maxAttempts": 3,
          "queue": 3}
     ]  # fmt: skip
 
@@ -149,7 +149,7 @@ def test_apply_changes_once_and_update_pending_rewrites_waiting_jobs_only(
 
     dry = _cli(database_url, "catalog", "apply", arranged, "--update-pending", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "would update 2 waiting job(s)" in dry.output
+    assert "would update 2 pending job(s)" in dry.output
     limit = q(schema, "select concurrency from {s}.job_queues where queue_name = 'reports'")
     assert rows(db, limit) == [{"concurrency": 1}]
 
@@ -190,11 +190,11 @@ def test_apply_changes_once_and_update_pending_rewrites_waiting_jobs_only(
     second = _cli(database_url, "catalog", "apply", arranged, "--update-pending", "--yes")
     assert second.exit_code == 0, second.output
     assert "nothing changed" in second.output
-    assert "updated 0 waiting job(s)" in second.output
+    assert "updated 0 pending job(s)" in second.output
     after = _cli(database_url, "catalog", "diff", arranged, "--json")
     data = json.loads(after.output)
     assert data["queues"] == [] and data["recurringTasks"] == [] and data["pendingJobs"] == []
-    assert data["undeclaredTasks"] == [{"task": "startRun", "waiting": 1}]
+    assert data["undeclaredTasks"] == [{"task": "startRun", "pending": 1}]
 
 
 def test_lowering_max_attempts_below_the_attempts_made_leaves_one_more_attempt(

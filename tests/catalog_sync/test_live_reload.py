@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -164,7 +165,7 @@ def test_update_pending_racing_with_workers_loses_no_job_and_runs_none_twice(
     tmp_path: Path, database_url: str, side: str, db: psycopg.Connection[Any]
 ) -> None:
     path = _catalog(tmp_path / "catalog.yaml", side, concurrency=5)
-    total = 1500
+    total = 300
     with Client(database_url, schema=side) as c, _workers(path, database_url, side, 2):
         ids = {
             job.id
@@ -177,10 +178,11 @@ def test_update_pending_racing_with_workers_loses_no_job_and_runs_none_twice(
             main,
             [
                 "catalog", "apply", str(path), "--update-pending", "--yes", "--json",
-                "--batch-size", "50", "--database-url", database_url,
+                "--batch-size", "20", "--database-url", database_url,
             ],
         )  # fmt: skip
         assert applied.exit_code == 0, applied.output
+        assert json.loads(applied.output)["updatedPending"] > 0  # it did race with the workers
         wait_sync(
             lambda: not rows(db, q(side, "select 1 from {s}.jobs limit 1")),
             "every job done",

@@ -39,6 +39,10 @@ def test_method_signatures_match(name: str) -> None:
     async_method = getattr(AsyncClient, name)
     assert shape(sync_method) == shape(async_method)
     assert not inspect.iscoroutinefunction(sync_method)
+    if name == "transaction":  # a context manager on both sides
+        assert inspect.isgeneratorfunction(inspect.unwrap(sync_method))
+        assert inspect.isasyncgenfunction(inspect.unwrap(async_method))
+        return
     assert inspect.iscoroutinefunction(async_method)
 
 

@@ -21,7 +21,9 @@ def test_by_args_returns_the_existing_job(cclient: Client) -> None:
     c = cclient.add_job("t", {"id": 2}, unique=u)
     assert not a.deduplicated and b.deduplicated and not c.deduplicated
     assert b.id == a.id and b.payload == a.payload and c.id != a.id
-    assert cclient.get_job(a.id) is not None and cclient.get_job(c.id) is not None
+    # A new job is returned as stored; a matched one too (whole, from its row).
+    assert cclient.get_job(a.id) == a and cclient.get_job(c.id) == c
+    assert b == a.model_copy(update={"deduplicated": True})
 
 
 def test_by_args_fields_and_queue(cclient: Client) -> None:

@@ -93,3 +93,13 @@ def test_a_zodworker_names_every_task_without_a_handler() -> None:
     assert "task 'neither' of worker 'w' has no handler" in message
     assert "task 'tick' of worker 'w' has no handler" in message
     assert "'given'" not in message and "'imported'" not in message
+
+
+def test_the_worker_command_runs_the_cleanup_task_of_a_worker_with_cleanup() -> None:
+    catalog = Catalog.model_validate({"workers": {"w": WORKER}})
+    workers = _build(catalog, (), {"given": handler}, "postgresql://unused", True, None, ())
+    assert "__cleanupOldJobs" in workers[0].build_tasks()
+    only_given = _build(
+        catalog, (), {"given": handler}, "postgresql://unused", True, None, ("given",)
+    )
+    assert set(only_given[0].build_tasks()) == {"given"}

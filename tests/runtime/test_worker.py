@@ -353,7 +353,11 @@ async def test_on_final_failure_delete(
     kept = await aclient.add_job("t", {}, max_attempts=1)
     await Worker(aclient, {"t": Task("t", fail)}, options=WorkerOptions(concurrency=1)).run_once()
     row = job_row(db, schema, kept.id)
-    assert row is not None and row["attempts"] == 1 and row["last_error"].partition("\n")[0] == "RuntimeError: bad"
+    assert (
+        row is not None
+        and row["attempts"] == 1
+        and row["last_error"].partition("\n")[0] == "RuntimeError: bad"
+    )
 
 
 # -- error_handler -----------------------------------------------------------------------------
@@ -390,7 +394,10 @@ async def test_error_handler_sees_failures_and_cannot_crash_the_worker(
     assert sorted(seen) == [(j.id, f"fail {n}") for n, j in enumerate(failing)]
     for j in failing:
         row = job_row(db, schema, j.id)
-        assert row is not None and row["last_error"].partition("\n")[0] == f"ValueError: fail {j.payload['n']}"
+        assert (
+            row is not None
+            and row["last_error"].partition("\n")[0] == f"ValueError: fail {j.payload['n']}"
+        )
 
     # An async error_handler that raises is as harmless.
     async def async_handler(job: Job, error: BaseException) -> None:

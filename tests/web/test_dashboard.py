@@ -18,17 +18,17 @@ pytest.importorskip("starlette")
 pytest.importorskip("jinja2")
 pytest.importorskip("multipart")
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
 
-from trigger_compat import AsyncClient, Client  # noqa: E402
-from trigger_compat.cli import main  # noqa: E402
-from trigger_compat.cli.dashboard import is_loopback  # noqa: E402
-from trigger_compat.core import admin_ops as ao  # noqa: E402
-from trigger_compat.runtime.tasks import Task  # noqa: E402
-from trigger_compat.runtime.worker import Worker, WorkerOptions  # noqa: E402
-from trigger_compat.web import create_app  # noqa: E402
+from trigger_compat import AsyncClient, Client
+from trigger_compat.cli import main
+from trigger_compat.cli.dashboard import is_loopback
+from trigger_compat.core import admin_ops as ao
+from trigger_compat.runtime.tasks import Task
+from trigger_compat.runtime.worker import Worker, WorkerOptions
+from trigger_compat.web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "catalog.yaml"
@@ -133,6 +133,7 @@ def test_recurring_page_shows_schedule_last_and_next_tick(client: Client, web: T
     row = html[html.index("scheduleImminentDeferredEvents") :].split("</tr>")[0]
     assert "<code>*/10 * * * *</code>" in row
     last, following, since = re.findall(r"<td>([^<]*UTC)</td>", row)
+    assert since < last < following  # the same format sorts by time
     minute = int(following.split(":")[1])
     assert minute % 10 == 0  # the next tick of */10
     # a recurring task of the catalog the scheduler has not met yet: its next tick only
@@ -505,3 +506,26 @@ def test_pause_and_resume_a_queue_when_the_client_can(client: Client, web: TestC
     )
     assert "Resumed queue &#39;q1&#39;." in r.text
     assert client.paused() == []  # type: ignore[attr-defined]
+
+
+def test_a_big_table_is_counted_from_a_sample(client: Client) -> None:
+    for _ in range(4):
+        client.add_job("big", {})
+    client.add_job("big", {}, run_at=datetime.now(UTC) + timedelta(hours=1))
+    failed_job(client, "big")
+    with psycopg.connect(client.conninfo or "", autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("analyze {}.jobs").format(psycopg.sql.Identifier(client.schema))
+        )
+    assert client.execute(ao.jobs_estimate(client.schema)) == 6
+    with TestClient(create_app(client, sample_above=0)) as t:
+        html = t.get("/fragments/overview").text
+        # 25,000 jobs' worth of sample is all of this table: the estimates are exact
+        assert 'id="sampled"' in html and "100.0% sample" in html
+        row = re.search(r'<td><a href="/jobs\?task=big">big</a></td>(.*?)</tr>', html, re.S)
+        assert row is not None
+        cells = re.findall(r'<td class="num[^"]*">(?:<a [^>]*>)?([^<]*)', row[1])
+        assert cells[:5] == ["4", "1", "0", "0", "1"]
+        assert 'id="sampled"' in t.get("/queues").text
+    with TestClient(create_app(client)) as t:
+        assert 'id="sampled"' not in t.get("/fragments/overview").text

@@ -72,13 +72,13 @@ def diff_lines(diff: cs.CatalogDiff) -> list[str]:
             if c.change != "removed":
                 lines.append(f"      next tick {_when(c.next_tick)}")
     if diff.undeclared:
-        lines.append("Tasks not declared, with jobs waiting (no worker will run them)")
+        lines.append("Tasks not declared, with jobs pending (no worker will run them)")
         for task, n in diff.undeclared.items():
-            lines.append(f"  ! {task}: {n} waiting")
+            lines.append(f"  ! {task}: {n} pending")
     if diff.drift:
-        lines.append("Waiting jobs enqueued with other settings (apply --update-pending)")
+        lines.append("Pending jobs enqueued with other settings (apply --update-pending)")
         width = max(len("TASK"), *(len(d.task) for d in diff.drift))
-        lines.append(f"  {'TASK':<{width}}  WAITING  DIFFERING  PRIORITY  MAX ATTEMPTS  QUEUE")
+        lines.append(f"  {'TASK':<{width}}  PENDING  DIFFERING  PRIORITY  MAX ATTEMPTS  QUEUE")
         for d in diff.drift:
             lines.append(
                 f"  {d.task:<{width}}  {d.waiting:>7}  {d.differing:>9}  {d.priority:>8}"
@@ -92,9 +92,9 @@ def diff_lines(diff: cs.CatalogDiff) -> list[str]:
 @_db_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def diff(path: str, database_url: str | None, schema: str | None, as_json: bool) -> None:
-    """Compare the catalog file with the database: queue limits, recurring tasks, tasks with
-    waiting jobs the catalog no longer declares, waiting jobs enqueued with other settings.
-    Exit 0 when nothing differs, 1 when something does."""
+    """Compare the catalog file with the database: queue limits, recurring tasks, tasks
+    with pending jobs the catalog no longer declares, pending (not running) jobs enqueued
+    with other settings. Exit 0 when nothing differs, 1 when something does."""
     with (
         admin._client(database_url, schema, path, catalog_required=True) as client,
         admin._handled(),
@@ -129,6 +129,8 @@ def _change_line(c: cs.Change) -> str:
         return f"recurring task {c.name}: added ({c.new!r})"
     if c.kind == "recurring:removed":
         return f"recurring task {c.name}: forgotten (was {c.old!r})"
+    if c.old is None:
+        return f"recurring task {c.name}: schedule recorded ({c.new!r})"
     return f"recurring task {c.name}: schedule {c.old!r} -> {c.new!r}"
 
 
@@ -138,8 +140,8 @@ def _change_line(c: cs.Change) -> str:
 @click.option(
     "--update-pending",
     is_flag=True,
-    help="Also give waiting jobs of changed tasks the catalog's priority, max attempts and "
-    "queue (running jobs are never touched).",
+    help="Also give pending (not running) jobs of changed tasks the catalog's priority, "
+    "max attempts and queue (running jobs are never touched).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @click.option(
@@ -164,7 +166,7 @@ def apply_command(
     as_json: bool,
 ) -> None:
     """Store the catalog's queue limits and recurring tasks (one transaction), tell running
-    workers to reload the catalog, and with --update-pending rewrite the waiting jobs of
+    workers to reload the catalog, and with --update-pending rewrite the pending jobs of
     changed tasks in batches. A second run changes nothing."""
     with (
         admin._client(database_url, schema, path, catalog_required=True) as client,
@@ -192,12 +194,12 @@ def apply_command(
                 for line in diff_lines(before):
                     click.echo(line)
                 if pending:
-                    click.echo(f"would update {pending} waiting job(s)")
+                    click.echo(f"would update {pending} pending job(s)")
             return
         if before.settings_differ or pending:
             what = [f"{len(before.queues) + len(before.crontabs)} setting change(s)"]
             if pending:
-                what.append(f"{pending} waiting job(s)")
+                what.append(f"{pending} pending job(s)")
             admin._confirm(
                 f"Apply {' and '.join(what)} from {path} to schema {before.schema}?", yes
             )
@@ -207,7 +209,7 @@ def apply_command(
         if pending:
             max_id = max(d.max_id for d in before.drift)
             updated, statements = run_batches(
-                "updating waiting jobs", pending, _pending_steps(client, cat, max_id, batch_size)
+                "updating pending jobs", pending, _pending_steps(client, cat, max_id, batch_size)
             )
     if as_json:
         admin._print_json(
@@ -224,13 +226,13 @@ def apply_command(
     for c in changes:
         click.echo(_change_line(c))
     if update_pending:
-        click.echo(f"updated {len(updated)} waiting job(s) in {statements} batch(es)")
+        click.echo(f"updated {len(updated)} pending job(s) in {statements} batch(es)")
     if not changes and not updated:
         click.echo(f"schema {before.schema} already matches {path}: nothing changed")
     waiting = sum(d.differing for d in before.drift)
     if waiting and not update_pending:
         click.echo(
-            f"{waiting} waiting job(s) keep the settings they were enqueued with; "
+            f"{waiting} pending job(s) keep the settings they were enqueued with; "
             "--update-pending rewrites them"
         )
     click.echo("running workers were told to reload the catalog")

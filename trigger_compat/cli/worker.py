@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from ..core.catalog import Catalog, load_catalog
-from ..runtime.logs import LOG_FORMATS, LogFormat, configure_logging
 from ..core.selection import select_tasks
 from ..errors import TriggerCompatError, WorkerConfigError
+from ..runtime.logs import LOG_FORMATS, LogFormat, configure_logging
 from ..runtime.zodworker import ZodWorker
 from . import main
 from ._common import EXIT_USAGE, chosen_database_url, database_options, exit_code_of, fail
@@ -106,7 +106,7 @@ def _build(
                 database_url=database_url,
                 listen=listen,
                 concurrency=concurrency,
-                tasks=selection.handled,
+                tasks=selection.identifiers,
             )
         )
     if not workers and app_name is not None:
@@ -142,8 +142,13 @@ async def _run(workers: list[ZodWorker]) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+
     # SIGHUP: re-read the catalog file (as `catalog apply` does through a notification).
-    loop.add_signal_handler(signal.SIGHUP, lambda: [w.request_reload() for w in workers])
+    def reload_all() -> None:
+        for w in workers:
+            w.request_reload()
+
+    loop.add_signal_handler(signal.SIGHUP, reload_all)
     started: list[ZodWorker] = []
     try:
         for w in workers:

@@ -167,6 +167,20 @@ def job_counts() -> Op[tuple[list[StatusGroup], datetime | None]]:
     return Op("admin_status", {}, _groups)
 
 
+def jobs_estimate(schema: str) -> Op[int]:
+    """The planner's estimate of the number of jobs in ``schema`` (-1 when unknown); reads
+    no row of the table."""
+    return Op("admin_jobs_estimate", {"schema": schema}, lambda rows: int(rows[0]["estimate"]))
+
+
+def job_counts_sampled(percent: float) -> Op[tuple[list[StatusGroup], datetime | None]]:
+    """:func:`job_counts` for a big table: waiting, scheduled and retrying estimated from
+    ``percent`` % of its pages, running and failed exact (``admin_status_sampled.sql``)."""
+    if isinstance(percent, bool) or not 0 < percent <= 100:
+        raise ConfigurationError("percent", f"must be in (0, 100] (got {percent!r})")
+    return Op("admin_status_sampled", {"percent": float(percent)}, _groups)
+
+
 def _workers(rows: list[Row]) -> list[WorkerRow]:
     return [
         WorkerRow(

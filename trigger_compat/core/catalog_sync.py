@@ -8,10 +8,12 @@ What is compared:
 * **recurring tasks** (and the ``cleanup`` task): the catalog's ``match`` against
   ``known_crontabs`` and the schedule ``catalog apply`` recorded there (added, removed,
   changed, or not recorded yet), with the next tick of each declared one;
-* **undeclared tasks**: task identifiers with waiting jobs (not running, attempts left) that
-  no worker of the catalog declares: no worker will run them;
-* **drift**: per declared task, how many waiting jobs have a priority, max attempts or
+* **undeclared tasks**: task identifiers with pending jobs that no worker of the catalog
+  declares: no worker will run them;
+* **drift**: per declared task, how many pending jobs have a priority, max attempts or
   queue other than the catalog gives (one grouped query, ``catalog_drift.sql``).
+
+*Pending* is every job not running with attempts left: waiting, scheduled or retrying.
 
 Every database step is an :class:`~trigger_compat.core.ops.Op`.
 """
@@ -349,11 +351,11 @@ class CatalogDiff:
                 }
                 for c in self.crontabs
             ],
-            "undeclaredTasks": [{"task": t, "waiting": n} for t, n in self.undeclared.items()],
+            "undeclaredTasks": [{"task": t, "pending": n} for t, n in self.undeclared.items()],
             "pendingJobs": [
                 {
                     "task": d.task,
-                    "waiting": d.waiting,
+                    "pending": d.waiting,
                     "differing": d.differing,
                     "priority": d.priority,
                     "maxAttempts": d.max_attempts,
@@ -447,7 +449,7 @@ def against_db_problems(file: str, catalog: Catalog, diff: CatalogDiff) -> list[
                 line,
                 column,
                 "workers",
-                f"task {task!r} is not declared, but {waiting} job(s) of it wait in schema "
+                f"task {task!r} is not declared, but {waiting} job(s) of it are pending in schema "
                 f"{diff.schema!r}: no worker would run them; keep the task until they are done "
                 "(or remove them: trigger-compat jobs list --task, remove, clean)",
             )

@@ -104,8 +104,34 @@ def _texts(field: str, values: Sequence[str] | None) -> list[str] | None:
     return out
 
 
-def _unique_jobs(rows: list[Row]) -> list[Job]:
-    return [Job.model_validate({**row["job"], "deduplicated": row["deduplicated"]}) for row in rows]
+def _unique_jobs(params: Sequence[JobParams]) -> Callable[[list[Row]], list[Job]]:
+    """The parser of add_unique_jobs' rows: a matched job comes whole; a new one is built from
+    its spec, as add_jobs' unkeyed jobs are (:func:`batch_result`)."""
+
+    def parse(rows: list[Row]) -> list[Job]:
+        if len(rows) != len(params):
+            raise RuntimeError("add_unique_jobs returned one row per spec")
+        new = [(p, r) for p, r in zip(params, rows, strict=True) if not r["deduplicated"]]
+        built = iter(
+            batch_result(
+                [p for p, _ in new],
+                [
+                    {
+                        "ids": [r["job_id"] for _, r in new],
+                        "created_at": rows[0]["created_at"] if rows else None,
+                        "default_run_at": rows[0]["default_run_at"] if rows else None,
+                    }
+                ],
+            )
+        )
+        return [
+            Job.model_validate({**r["job"], "deduplicated": True})
+            if r["deduplicated"]
+            else next(built)
+            for r in rows
+        ]
+
+    return parse
 
 
 def _add_unique(now: datetime | None, params: Sequence[JobParams]) -> Op[list[Job]]:
@@ -131,7 +157,7 @@ def _add_unique(now: datetime | None, params: Sequence[JobParams]) -> Op[list[Jo
             "unique_states": [p.unique_states for p in params],
             "now": now,
         },
-        _unique_jobs,
+        _unique_jobs(params),
     )
 
 

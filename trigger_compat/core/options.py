@@ -42,7 +42,7 @@ from .jobs import (
 )
 from .payloads import enqueue_payload
 from .templates import TemplateError
-from .unique import UniqueOpts
+from .unique import NO_CRITERIA, UniqueOpts
 
 __all__ = ["JobOptions", "merge_job_spec", "parse_options", "plan_enqueue"]
 
@@ -183,7 +183,7 @@ def merge_job_spec(
     flags = pick(opts.flags, task.flags)
     unique = task.unique if opts.unique is None else opts.unique
     if isinstance(unique, bool):
-        unique = UniqueOpts() if unique else None
+        unique = NO_CRITERIA if unique else None
     if unique is not None and job_key:
         raise InvalidJobError(
             f"{field}.unique",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -106,6 +106,9 @@ class UniqueOpts(BaseModel):
         return self.by_state or DEFAULT_UNIQUE_STATES
 
 
+NO_CRITERIA = UniqueOpts.model_validate({})  # unique by task identifier alone
+
+
 def parse_unique(value: object, field: str) -> UniqueOpts | None:
     """A :class:`UniqueOpts` from a model, a dict (either spelling), ``True`` (``{}``) or None;
     raises ValueError naming the problem."""
@@ -114,7 +117,7 @@ def parse_unique(value: object, field: str) -> UniqueOpts | None:
     if isinstance(value, UniqueOpts):
         return value
     if value is True:
-        return UniqueOpts()
+        return NO_CRITERIA
     if not isinstance(value, dict):
         raise ValueError(f"{field}: must be a mapping of byArgs, byPeriod, byQueue, byState")
     return UniqueOpts.model_validate(value)
@@ -131,7 +134,7 @@ def unique_key(
             args = payload
         else:
             source = payload if isinstance(payload, dict) else {}
-            args = {name: source.get(name) for name in opts.by_args}
+            args = {name: source.get(name) for name in cast("tuple[str, ...]", opts.by_args)}
     return json.dumps(
         [identifier, queue_name if opts.by_queue else None, args],
         sort_keys=True,

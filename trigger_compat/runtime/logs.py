@@ -1,6 +1,6 @@
-"""Log output for workers: the text format, or one JSON object per line for log collectors.
+"""Log output for workers: the text format, or one JSON object per line for log collectors::
 
-configure_logging(level="INFO", format="json")   # what `trigger-compat worker --log-format json` does
+    configure_logging(level="INFO", format="json")  # `trigger-compat worker --log-format json`
 
 or, with a logging setup of the application's own::
 

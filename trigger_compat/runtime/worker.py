@@ -347,9 +347,8 @@ class Worker:
     def _clock_now(self) -> datetime | None:
         """The injected clock's time (the worker's, else the client's), or None for the
         database's ``now()``."""
-        if self._clock is not None:
-            return self._clock()
-        return self.client._now()
+        clock = self._clock if self._clock is not None else self.client.clock
+        return None if clock is None else clock()
 
     def _now(self) -> datetime:
         return self._clock_now() or datetime.now(UTC)
@@ -483,7 +482,13 @@ class Worker:
             duration * 1000,
             error_text(error_message(original)),
             exc_info=original,
-            extra={"duration": round(duration, 6), "outcome": settlement.outcome},
+            extra={
+                "duration": round(duration, 6),
+                # A final failure kept as failed reads "failed", not "retry".
+                "outcome": "failed"
+                if final and settlement.outcome == "retry"
+                else settlement.outcome,
+            },
         )
         self.events.emit("job:error", worker_id=self.worker_id, job=job, error=original)
         if final:
@@ -658,10 +663,10 @@ class Worker:
                         next_beat = time.monotonic() + min(interval, 0.02 * 2**failed_beats)
                         raise
                     failed_beats = 0
-                    await self._record_throughput()
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
                         next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
+                    await self._record_throughput()
                 if not self._stopping.is_set() and time.monotonic() >= next_rescue:
                     next_rescue = time.monotonic() + self.options.rescue_after
                     await self._rescue(timeout)

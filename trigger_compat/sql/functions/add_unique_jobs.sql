@@ -4,8 +4,10 @@
 -- have one); uniq_keys[i] is the job's unique key before its period (null: not unique),
 -- unique_periods[i] its byPeriod in seconds (null: none), unique_states[i] the states of an
 -- existing job that block it (comma-separated; 'completed' = the job is gone, within the
--- period). Returns one row per spec, in spec order: the job it got (its new job, or the
--- existing job it matched, whole, as JSON) and whether it matched one (deduplicated).
+-- period). Returns one row per spec, in spec order: the id of the job it got (its new job,
+-- or the existing job it matched), whether it matched one (deduplicated), and for a match only,
+-- that job whole, as JSON (a new job is stored as specified: the client builds it from its
+-- spec, as for add_jobs, so the unique path reads no job row it did not match).
 --
 -- Every spec gets an id from the jobs' identity in spec order, first, so that a new job's
 -- id is known before it is inserted. Then one INSERT ... ON CONFLICT DO NOTHING claims the
@@ -30,7 +32,7 @@ create or replace function add_unique_jobs(
     unique_periods integer[],
     unique_states  text[],
     now            timestamptz default null
-) returns table (spec integer, deduplicated boolean, job jsonb)
+) returns table (spec integer, job_id bigint, deduplicated boolean, job jsonb)
 language plpgsql volatile
 set search_path from current
 as $$
@@ -155,21 +157,21 @@ begin
 
     -- A matched job that completed and is gone: its id, with this spec's values.
     return query
-        select s.o::integer, v_dedup[s.o],
-               coalesce(to_jsonb(j), jsonb_build_object(
+        select s.o::integer, v_holder[s.o], v_dedup[s.o],
+               case when v_dedup[s.o] then coalesce(to_jsonb(j), jsonb_build_object(
                    'id', v_holder[s.o], 'task_identifier', s.identifier,
                    'queue_name', s.queue_name, 'payload', coalesce(s.payload, '{}'::jsonb),
                    'priority', coalesce(s.priority, 0), 'run_at', coalesce(s.run_at, v_now),
                    'attempts', 0, 'max_attempts', coalesce(s.max_attempts, 25),
                    'last_error', null, 'key', null, 'revision', 0, 'flags', s.flags,
                    'locked_at', null, 'locked_by', null, 'created_at', v_now,
-                   'updated_at', v_now))
+                   'updated_at', v_now)) end
           from unnest(add_unique_jobs.identifiers, add_unique_jobs.payloads,
                       add_unique_jobs.queue_names, add_unique_jobs.run_ats,
                       add_unique_jobs.max_attempts, add_unique_jobs.priorities,
                       add_unique_jobs.flags) with ordinality
                as s(identifier, payload, queue_name, run_at, max_attempts, priority, flags, o)
-          left join jobs j on j.id = v_holder[s.o]
+          left join jobs j on v_dedup[s.o] and j.id = v_holder[s.o]
          order by s.o;
 end
 $$;

@@ -1,9 +1,9 @@
 -- Producer role: may add jobs and nothing else. Run by the schema owner (the role that ran
 -- the migrations); {schema} and {role} are quoted identifiers.
 --
--- add_job and add_jobs become SECURITY DEFINER: they run with the owner's rights, so the
--- producer needs no privilege on the tables at all (no SELECT, INSERT, UPDATE or DELETE on
--- jobs). Their search_path is pinned to the schema (set search_path from current), so a
+-- add_job, add_jobs and add_unique_jobs become SECURITY DEFINER: they run with the owner's
+-- rights, so the producer needs no privilege on the tables at all (no SELECT, INSERT, UPDATE or
+-- DELETE on jobs or unique_keys, no USAGE on the jobs' identity). Their search_path is pinned to the schema (set search_path from current), so a
 -- caller cannot substitute objects of its own. EXECUTE on every function of the schema is
 -- revoked from PUBLIC (PostgreSQL grants it by default), so only granted roles can call them.
 alter function {schema}.add_job(text, jsonb, text, timestamptz, integer, text, integer, text[],
@@ -11,11 +11,16 @@ alter function {schema}.add_job(text, jsonb, text, timestamptz, integer, text, i
 alter function {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[],
                                   integer[], jsonb[], text[], boolean, timestamptz)
     security definer;
+alter function {schema}.add_unique_jobs(text[], jsonb[], text[], timestamptz[], integer[],
+                                         integer[], jsonb[], text[], integer[], text[], timestamptz)
+    security definer;
 revoke execute on all functions in schema {schema} from public;
 grant usage on schema {schema} to {role};
 grant execute on function
     {schema}.add_job(text, jsonb, text, timestamptz, integer, text, integer, text[], text,
                      timestamptz, boolean),
     {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[],
-                      jsonb[], text[], boolean, timestamptz)
+                      jsonb[], text[], boolean, timestamptz),
+    {schema}.add_unique_jobs(text[], jsonb[], text[], timestamptz[], integer[], integer[],
+                             jsonb[], text[], integer[], text[], timestamptz)
     to {role};
