@@ -86,11 +86,12 @@ def main() -> None:
     schema = f"bench_dash_{uuid.uuid4().hex[:8]}"
     with Client(args.database_url, schema=schema) as client:
         client.migrate()
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            started = time.perf_counter()
-            fill(conn, schema, args.jobs)
-            print(f"{args.jobs:,} jobs in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         try:
+            with psycopg.connect(args.database_url, autocommit=True) as conn:
+                started = time.perf_counter()
+                fill(conn, schema, args.jobs)
+                took = time.perf_counter() - started
+                print(f"{args.jobs:,} jobs in {took:.1f} s", file=sys.stderr)
             some_job = 1 + args.jobs // 2
             pages = {
                 "overview": "/",

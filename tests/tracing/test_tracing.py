@@ -18,28 +18,22 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from trigger_compat import Client
+from trigger_compat import Client, tracing
 
 WORKER = Path(__file__).with_name("traced_worker.py")
 
 
-@pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    """The in-memory exporter of this process's tracer provider (set once per process)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+@pytest.fixture()
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """The spans of a tracer provider of the test's own (the global one is left alone, so no
+    other test in this process records spans)."""
+    provider = TracerProvider()
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    return memory
-
-
-@pytest.fixture()
-def spans(exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
-    exporter.clear()
-    yield exporter
-    exporter.clear()
+    monkeypatch.setattr(tracing, "_tracer", lambda: provider.get_tracer(tracing.TRACER_NAME))
+    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+    yield memory
+    provider.shutdown()
 
 
 def run_worker(database_url: str, schema: str) -> list[dict[str, Any]]:

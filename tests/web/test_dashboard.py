@@ -520,7 +520,7 @@ def test_a_big_table_is_counted_from_a_sample(client: Client) -> None:
     assert client.execute(ao.jobs_estimate(client.schema)) == 6
     with TestClient(create_app(client, sample_above=0)) as t:
         html = t.get("/fragments/overview").text
-        # 25,000 jobs' worth of sample is all of this table: the estimates are exact
+        # 10,000 jobs' worth of sample is all of this table: the estimates are exact
         assert 'id="sampled"' in html and "100.0% sample" in html
         row = re.search(r'<td><a href="/jobs\?task=big">big</a></td>(.*?)</tr>', html, re.S)
         assert row is not None
@@ -529,3 +529,27 @@ def test_a_big_table_is_counted_from_a_sample(client: Client) -> None:
         assert 'id="sampled"' in t.get("/queues").text
     with TestClient(create_app(client)) as t:
         assert 'id="sampled"' not in t.get("/fragments/overview").text
+
+
+async def test_the_cleanup_task_prunes_throughput_older_than_a_day(
+    aclient: AsyncClient, db: psycopg.Connection[Any], schema: str
+) -> None:
+    from trigger_compat.core.catalog import CleanupSettings
+    from trigger_compat.runtime.scheduler import cleanup_handler
+
+    db.execute(
+        psycopg.sql.SQL(
+            "insert into {}.job_stats (minute, worker_id, completed, failed) values "
+            "(date_trunc('minute', now()) - interval '25 hours', 'w', 1, 0), "
+            "(date_trunc('minute', now()) - interval '1 hour', 'w', 2, 0)"
+        ).format(psycopg.sql.Identifier(schema))
+    )
+    settings = CleanupSettings.model_validate(
+        {"frequencyExpression": "*/5 * * * *", "ttl": 3_600_000, "maxCount": 100}
+    )
+    handler = cleanup_handler(aclient, settings, None)
+    await handler({"ts": datetime.now(UTC)}, None)  # type: ignore[arg-type]
+    kept = db.execute(
+        psycopg.sql.SQL("select completed from {}.job_stats").format(psycopg.sql.Identifier(schema))
+    ).fetchall()
+    assert kept == [(2,)]

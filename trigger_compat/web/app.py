@@ -251,7 +251,7 @@ def create_app(
     app to its ``Mount("/queue", app=...)`` with no prefix instead. A worker whose
     heartbeat is older than ``stale_after`` seconds is shown as stale. With more than
     ``sample_above`` jobs (the planner's estimate), the counts of waiting, scheduled and
-    retrying jobs are estimated from a sample of about 25,000 (running and failed stay
+    retrying jobs are estimated from a sample of about 10,000 (running and failed stay
     exact), so that a page never waits for a pass over a big table.
     """
     if auth_token is not None and not auth_token:
@@ -406,7 +406,7 @@ class _Pages:
         exact, the one pass of ``trigger-compat status``)."""
         estimate: int = self._run(ao.jobs_estimate(self.client.schema))
         if estimate > self.s.sample_above and estimate > 0:
-            percent = round(min(100.0, max(0.01, 100.0 * 25_000 / estimate)), 3)
+            percent = round(min(100.0, max(0.01, 100.0 * 10_000 / estimate)), 3)
             groups, db_now = self._run(ao.job_counts_sampled(percent))
             return groups, db_now, percent
         groups, db_now = self._run(ao.job_counts())
