@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DuplicateJobKeyError, InvalidJobError
 from .unique import UniqueOpts, parse_unique, unique_key
@@ -52,8 +52,8 @@ class Job(BaseModel):
     # The trace context of the span that added the job (see trigger_compat.tracing).
     trace_context: dict[str, str] | None = None
     # True when this add was a unique job that matched an existing one: nothing was
-    # inserted and this is that job (see core.unique; never stored).
-    deduplicated: bool = False
+    # inserted and this is that job (see core.unique). Not a column: left out of model_dump().
+    deduplicated: bool = Field(False, exclude=True)
 
 
 class JobSpec(BaseModel):

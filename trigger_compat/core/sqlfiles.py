@@ -197,7 +197,12 @@ def grant_sql(schema: str, kind: str, role: str) -> str:
     text = _sql_dir().joinpath("roles", f"{kind}.sql").read_text(encoding="utf-8")
     return (
         sql.SQL(text)
-        .format(schema=sql.Identifier(schema), role=sql.Identifier(role))
+        .format(
+            schema=sql.Identifier(schema),
+            role=sql.Identifier(role),
+            schema_literal=sql.Literal(schema),
+            role_literal=sql.Literal(role),
+        )
         .as_string(None)
     )
 

@@ -11,16 +11,30 @@ alter function {schema}.add_job(text, jsonb, text, timestamptz, integer, text, i
 alter function {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[],
                                   integer[], jsonb[], text[], boolean, timestamptz)
     security definer;
-alter function {schema}.add_unique_jobs(text[], jsonb[], text[], timestamptz[], integer[],
-                                         integer[], jsonb[], text[], integer[], text[], timestamptz)
-    security definer;
 revoke execute on all functions in schema {schema} from public;
 grant usage on schema {schema} to {role};
 grant execute on function
     {schema}.add_job(text, jsonb, text, timestamptz, integer, text, integer, text[], text,
                      timestamptz, boolean),
     {schema}.add_jobs(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[],
-                      jsonb[], text[], boolean, timestamptz),
-    {schema}.add_unique_jobs(text[], jsonb[], text[], timestamptz[], integer[], integer[],
-                             jsonb[], text[], integer[], text[], timestamptz)
+                      jsonb[], text[], boolean, timestamptz)
     to {role};
+-- add_unique_jobs (unique jobs) likewise, when the schema has it: a schema migrated by an
+-- older release does not, and gets it (with these rights: run this again) when upgraded.
+select pg_catalog.set_config('trigger_compat.grant_schema', {schema_literal}, false),
+       pg_catalog.set_config('trigger_compat.grant_role', {role_literal}, false);
+do $grant$
+declare
+    v_fn text := format('%I.add_unique_jobs(text[], jsonb[], text[], timestamptz[], integer[], '
+                        'integer[], jsonb[], text[], integer[], text[], timestamptz)',
+                        current_setting('trigger_compat.grant_schema'));
+begin
+    if to_regprocedure(v_fn) is not null then
+        execute format('alter function %s security definer', v_fn);
+        execute format('grant execute on function %s to %I', v_fn,
+                       current_setting('trigger_compat.grant_role'));
+    end if;
+end
+$grant$;
+reset trigger_compat.grant_schema;
+reset trigger_compat.grant_role;
