@@ -46,7 +46,7 @@ def test_validate_lists_every_problem() -> None:
         f"{file}:9:22 workers.main.tasks.hello.maxAttempts: must be ≥ 1 (got 0)",
         f"{file}:10:9 workers.main.tasks.hello.prority: unknown key 'prority'; "
         "did you mean 'priority'? (accepted: queueName, jobKey, jobKeyMode, priority, "
-        "maxAttempts, flags, schema, handler, timeoutInMs, retry)",
+        "maxAttempts, flags, schema, handler, timeoutInMs, retry, unique)",
         f"{file}:13:16 workers.main.recurringTasks.tick.match: invalid cron expression "
         "'* * * *': a cron expression has exactly 5 fields: minute hour day-of-month month "
         "day-of-week (got 4 in '* * * *')",
