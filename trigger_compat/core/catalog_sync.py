@@ -40,8 +40,6 @@ from .schedule import REPORTER_IDENTIFIER
 INTERNAL_CRONTABS = (REPORTER_IDENTIFIER,)
 #: Identifiers whose jobs a catalog runs without declaring them as tasks.
 INTERNAL_TASKS = (REPORTER_IDENTIFIER, CLEANUP_IDENTIFIER)
-#: The notification payload that tells listening workers to reload their catalog.
-RELOAD_NOTIFICATION = "catalog"
 
 
 # -- what a catalog declares -------------------------------------------------------------

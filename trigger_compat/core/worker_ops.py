@@ -123,6 +123,8 @@ def release_unknown_jobs(worker_id: str, known: Sequence[int]) -> Op[list[int]]:
     )
 
 
+#: The notification payload that tells listening workers to reload their catalog.
+RELOAD_NOTIFICATION = "catalog"
 CANCEL_PREFIX = "cancel:"
 
 

@@ -23,7 +23,6 @@ from .. import tracing
 from ..async_client import AsyncClient
 from ..core import worker_ops
 from ..core.backoff import backoff_delay
-from ..core.catalog_sync import RELOAD_NOTIFICATION
 from ..core.jobs import Job
 from ..core.ops import error_text
 from ..core.outcomes import (
@@ -35,6 +34,7 @@ from ..core.outcomes import (
     settle_failure,
 )
 from ..core.sqlfiles import notify_channel
+from ..core.worker_ops import RELOAD_NOTIFICATION
 from ..errors import ConfigurationError, TransactionConflictError
 from .events import EventEmitter
 from .tasks import AbortSignal, Helpers, JobLogger, Task
