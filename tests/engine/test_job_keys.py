@@ -126,6 +126,7 @@ def fresh_row(job_id: int, **overrides: Any) -> Row:
         "locked_at": None,
         "locked_by": None,
         "is_available": True,
+        "trace_context": None,  # no span was being recorded
     }
     row.update(overrides)
     return row
@@ -279,6 +280,7 @@ def test_omitted_attributes_take_their_defaults_on_update(
             "locked_at": None,
             "locked_by": None,
             "is_available": True,
+            "trace_context": None,
         }
     ]
     assert job.id == first.id and job.max_attempts == 25

@@ -21,6 +21,8 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
+from ..errors import ConfigurationError
+
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -66,7 +68,7 @@ def formatter(format: LogFormat = "text") -> logging.Formatter:
         return JsonFormatter()
     if format == "text":
         return logging.Formatter(TEXT_FORMAT)
-    raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)} (got {format!r})")
+    raise ConfigurationError("format", f"must be one of {', '.join(LOG_FORMATS)} (got {format!r})")
 
 
 def configure_logging(

@@ -23,7 +23,7 @@ from .. import tracing
 from ..async_client import AsyncClient
 from ..core import worker_ops
 from ..core.backoff import backoff_delay
-from ..core.jobs import Job
+from ..core.jobs import Job, has_lone_surrogate
 from ..core.ops import error_text
 from ..core.outcomes import (
     JobTimeoutError,
@@ -34,6 +34,7 @@ from ..core.outcomes import (
     settle_failure,
 )
 from ..core.sqlfiles import notify_channel
+from ..core.tracebacks import error_with_traceback
 from ..core.worker_ops import RELOAD_NOTIFICATION
 from ..errors import ConfigurationError, TransactionConflictError
 from .events import EventEmitter
@@ -474,14 +475,17 @@ class Worker:
         if not final:
             self.stats.retried += 1
         # The record carries the exception: a formatter prints its traceback (the text one
-        # after the line, the JSON one in an ``exc_info`` field).
+        # after the line, the JSON one in an ``exc_info`` field). An exception whose text no
+        # stream could encode (a lone surrogate) gets its escaped traceback in the line instead.
+        message = error_message(original)
+        loggable = not has_lone_surrogate(message)
         job_logger.warning(
             "attempt %s of %s failed after %.1f ms: %s",
             job.attempts,
             job.max_attempts,
             duration * 1000,
-            error_text(error_message(original)),
-            exc_info=original,
+            error_text(message if loggable else error_with_traceback(original)),
+            exc_info=original if loggable else None,
             extra={
                 "duration": round(duration, 6),
                 # A final failure kept as failed reads "failed", not "retry".

@@ -36,7 +36,12 @@ from ..core.catalog import Catalog, resolve_catalog
 from ..core.cron import parse_cron
 from ..core.dsn import redact_message
 from ..core.ops import Op
-from ..errors import DatabaseUnavailableError, SchemaError, TriggerCompatError
+from ..errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    SchemaError,
+    TriggerCompatError,
+)
 
 __all__ = ["create_app"]
 
@@ -58,7 +63,7 @@ _SECURITY_HEADERS = {
 }
 
 
-class _Refused(Exception):
+class _Refused(TriggerCompatError):
     """An action or a request the dashboard refuses: shown as a page with ``status``."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -255,9 +260,11 @@ def create_app(
     exact), so that a page never waits for a pass over a big table.
     """
     if auth_token is not None and not auth_token:
-        raise ValueError("auth_token must not be empty")
+        raise ConfigurationError("auth_token", "must not be empty")
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-        raise ValueError("prefix must start with '/' and not end with one (e.g. '/queue')")
+        raise ConfigurationError(
+            "prefix", "must start with '/' and not end with one (e.g. '/queue')"
+        )
     if isinstance(database, Client):
         client, own = database, False
         conninfo = database.conninfo
