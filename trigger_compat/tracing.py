@@ -55,6 +55,21 @@ def _tracer() -> Any:
     return trace.get_tracer(TRACER_NAME, version)
 
 
+def _recording_tracer() -> Any | None:
+    """The tracer to use, or None when no span could be recorded (no SDK configured: the
+    API's no-op or still-unset proxy provider), so that a run pays nothing for tracing."""
+    from opentelemetry import trace
+
+    tracer = _tracer()
+    if isinstance(tracer, trace.NoOpTracer):
+        return None
+    if isinstance(tracer, trace.ProxyTracer) and isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    ):
+        return None
+    return tracer
+
+
 @contextmanager
 def producer_span(
     identifiers: Sequence[str], queue_names: Sequence[str | None] = ()
@@ -62,7 +77,8 @@ def producer_span(
     """A PRODUCER span around adding jobs of ``identifiers`` (one per job), and the trace
     context to store with them as JSON text (None when the span is not recorded: no SDK, or
     sampled out). Yields ``(None, None)`` when OpenTelemetry is not installed."""
-    if not AVAILABLE or not identifiers:
+    tracer = _recording_tracer() if AVAILABLE and identifiers else None
+    if tracer is None:
         yield None, None
         return
     from opentelemetry import propagate, trace
@@ -82,7 +98,7 @@ def producer_span(
     queues = {q for q in queue_names if q is not None}
     if len(queues) == 1:
         attributes["trigger_compat.queue_name"] = queues.pop()
-    with _tracer().start_as_current_span(
+    with tracer.start_as_current_span(
         name, kind=trace.SpanKind.PRODUCER, attributes=attributes
     ) as span:
         context: str | None = None
@@ -108,7 +124,8 @@ def added(span: Span | None, result: object) -> None:
 @contextmanager
 def consumer_span(job: Job, worker_id: str | None = None) -> Iterator[Span | None]:
     """A CONSUMER span around one run of ``job``, continuing the trace stored with it."""
-    if not AVAILABLE:
+    tracer = _recording_tracer() if AVAILABLE else None
+    if tracer is None:
         yield None
         return
     from opentelemetry import propagate, trace
@@ -134,7 +151,7 @@ def consumer_span(job: Job, worker_id: str | None = None) -> Iterator[Span | Non
         attributes["trigger_compat.queue_name"] = job.queue_name
     if worker_id is not None:
         attributes["trigger_compat.worker_id"] = worker_id
-    with _tracer().start_as_current_span(
+    with tracer.start_as_current_span(
         f"Run {job.task_identifier}",
         context=parent,
         kind=trace.SpanKind.CONSUMER,
