@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from support.clock import T0, FakeClock
 
-T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock for ``Client(clock=...)``: it only moves when a test moves it."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-    def set(self, when: datetime) -> datetime:
-        self.now = when
-        return self.now
+__all__ = ["T0", "FakeClock", "job_row", "jobs_table"]
 
 
 def jobs_table(db: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
