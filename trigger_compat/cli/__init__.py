@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "worker": "worker",
     "demo": "demo",
     "dashboard": "dashboard",
+    "graphile": "graphile",
     **dict.fromkeys(
         (
             "migrate",

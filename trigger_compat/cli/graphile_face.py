@@ -1,0 +1,3 @@
+"""``trigger-compat graphile face install|uninstall``."""
+
+from __future__ import annotations

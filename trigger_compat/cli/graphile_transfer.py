@@ -1,0 +1,3 @@
+"""``trigger-compat graphile import|export``."""
+
+from __future__ import annotations
