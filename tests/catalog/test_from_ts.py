@@ -254,3 +254,13 @@ def test_catalog_from_extract_keeps_literal_braces_and_refuses_duplicates() -> N
     assert conv.catalog["workers"]["w"]["tasks"]["t"]["queueName"] == "q{{1}}"
     assert conv.schemas["t"] == {"type": "object"}
     assert conv.untranslated == ["workers.w: a second ZodWorker of that name; left out"]
+
+
+def test_without_node_the_command_exits_2_and_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `node` to be found
+    result = CliRunner().invoke(main, ["catalog", "from-ts", str(ACME)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: node is not on PATH; Node.js 18 or later is needed")
+    assert result.stdout == ""

@@ -21,6 +21,7 @@ import yaml
 from ..core.catalog_loader import parse_catalog
 from ..core.ts_catalog import Conversion, catalog_from_extract
 from ..errors import ConfigurationError
+from ._common import EXIT_USAGE, fail
 from .catalog import catalog
 
 TSCONVERT = Path(__file__).resolve().parent.parent / "tsconvert"
@@ -145,8 +146,8 @@ def from_ts(
     """
     try:
         data = run_extract(source, evaluate=not no_evaluate, env_file=env_file)
-    except ExtractError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except ExtractError as exc:  # no Node.js, or a file it cannot read: bad input (2)
+        fail(str(exc), EXIT_USAGE)
     conv = catalog_from_extract(data)
     text = render(
         conv,
