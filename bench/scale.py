@@ -15,6 +15,7 @@ printed. Rows a run adds are deleted (empty: truncated) after it, untimed. See b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -81,9 +82,9 @@ def load() -> str:
 class Side:
     """One schema (empty or big) and its client."""
 
-    def __init__(self, url: str, label: str) -> None:
+    def __init__(self, url: str, label: str, schema: str | None = None) -> None:
         self.label = label
-        self.schema = f"bench_scale_{label}_{uuid.uuid4().hex[:8]}"
+        self.schema = schema or f"bench_scale_{label}_{uuid.uuid4().hex[:8]}"
         self.client = Client(url, schema=self.schema, pool_size=1)
         self.client.migrate()
         self.ident = sql.Identifier(self.schema)
@@ -118,6 +119,27 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer jobs per workload")
+    ap.add_argument(
+        "--queues",
+        action="store_true",
+        help="only the fetch cost against the number of named queues (--queue-counts)",
+    )
+    ap.add_argument(
+        "--queue-counts",
+        default=",".join(str(n) for n in QUEUE_COUNTS),
+        help="comma-separated numbers of named queues for --queues",
+    )
+    ap.add_argument("--calls", type=int, default=200, help="fetches timed per point of --queues")
+    ap.add_argument(
+        "--status-rows",
+        type=int,
+        default=0,
+        help="only `status` on a table of this many jobs (e.g. 10000000), estimated and --exact",
+    )
+    ap.add_argument(
+        "--status-schema",
+        help="with --status-rows: fill (or reuse, if it has jobs) this schema and keep it",
+    )
     args = ap.parse_args()
     sizes = QUICK if args.quick else FULL
     url = args.database_url or start_embedded_server(
@@ -131,6 +153,15 @@ def main() -> None:
             f"load average before: {load()}",
             flush=True,
         )
+        if args.status_rows:
+            status_only(url, db, args.status_rows, args.status_schema, args.runs)
+            print(f"\ntotal {time.perf_counter() - started:.0f} s; load average after: {load()}")
+            return
+        if args.queues:
+            counts = [int(x) for x in args.queue_counts.split(",") if x.strip()]
+            queue_curve(url, db, counts, args.calls)
+            print(f"\ntotal {time.perf_counter() - started:.0f} s; load average after: {load()}")
+            return
         empty = Side(url, "empty")
         big = Side(url, "big")
         try:
@@ -369,6 +400,151 @@ def explain_status(db: psycopg.Connection[Any], big: Side) -> None:
     print("\n-- admin_status on the big table")
     for (line,) in plan:
         print("   " + str(line))
+
+
+# -- --status-rows: `status` on a big table, estimated and exact ---------------------------
+
+
+def status_only(
+    url: str, db: psycopg.Connection[Any], rows: int, schema: str | None, runs: int
+) -> None:
+    """Time `trigger-compat status` (estimates above --exact-below) and `status --exact` on a
+    table of ``rows`` jobs, and compare their totals per state."""
+    side = Side(url, "status", schema)
+    try:
+        have = db.execute(sql.SQL("select count(*) from {}.jobs").format(side.ident)).fetchone()
+        if not have or int(have[0]) == 0:
+            t = time.perf_counter()
+            fill(db, side, rows)
+            print(f"filled {rows:,} jobs in {time.perf_counter() - t:.1f} s", flush=True)
+        else:
+            print(f"reusing {side.schema}: {int(have[0]):,} jobs", flush=True)
+        size = db.execute(
+            "select pg_size_pretty(pg_total_relation_size(to_regclass(%s)))",
+            (side.ident.as_string(db) + ".jobs",),
+        ).fetchone()
+        print(f"jobs table with its indexes: {size[0] if size else '?'}")
+        startup = time_startup(runs)
+        results = {}
+        for mode in ("estimated", "exact"):
+            cmd = [str(Path(sys.executable).parent / "trigger-compat"), "status", "--json"]
+            cmd += ["--database-url", url, "--schema", side.schema]
+            if mode == "exact":
+                cmd.append("--exact")
+            env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+            times = []
+            out = ""
+            for _ in range(runs):
+                t = time.perf_counter()
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+                times.append(time.perf_counter() - t)
+                if done.returncode != 0:
+                    raise SystemExit(f"status failed: {done.stderr.strip()}")
+                out = done.stdout
+            results[mode] = (statistics.median(times), json.loads(out))
+        est, exact = results["estimated"][1], results["exact"][1]
+        print(f"\n`trigger-compat status` on {rows:,} jobs (median of {runs}; start-up alone "
+              f"{startup:.2f} s)")
+        headers = ["figure", "status", "status --exact", "estimated/exact", "exact in status?"]
+        cells = [["command time", f"{results['estimated'][0]:.2f} s",
+                  f"{results['exact'][0]:.2f} s", "", ""]]
+        for state in (*JOB_STATES_BENCH, "total"):
+            e, x = est["totals"][state], exact["totals"][state]
+            ratio = f"{e / x:.3f}" if x else ("1.000" if e == 0 else "inf")
+            label = "estimate" if state in est["estimated"] else "exact"
+            cells.append([state, f"{e:,}", f"{x:,}", ratio, label])
+        print_cells(headers, cells)
+        print(f"  sample: {est['sample_percent']}% of pages; planner's rows: "
+              f"{est['rows_estimate']:,}")
+        goal = results["estimated"][0] < 1.0
+        print(f"  goal (status under 1 s on {rows:,} jobs): {'met' if goal else 'missed'}")
+    finally:
+        side.client.close()
+        if schema is None:
+            db.execute(sql.SQL("drop schema if exists {} cascade").format(side.ident))
+
+
+JOB_STATES_BENCH = ("waiting", "scheduled", "running", "retrying", "failed")
+
+
+# -- --queues: fetch cost against the number of named queues ----------------------------
+
+QUEUE_COUNTS = (10, 100, 1_000, 10_000, 100_000)
+
+# n due queues, each with `per` jobs ready now (run_at in the past, in queue order).
+FILL_DUE = """
+insert into {s}.jobs (task_identifier, queue_name, payload, run_at)
+select %(task)s, 'delivery:' || (g %% %(n)s), '{{}}'::jsonb,
+       %(now)s - make_interval(secs => 3600) + make_interval(secs => g %% %(n)s)
+  from generate_series(0, %(n)s * %(per)s - 1) as g
+"""
+QUEUE_ROWS = """
+insert into {s}.job_queues (queue_name)
+select 'delivery:' || g from generate_series(0, %(n)s - 1) as g on conflict do nothing
+"""
+
+
+def queue_curve(url: str, db: psycopg.Connection[Any], counts: list[int], calls: int) -> None:
+    """For each number of named queues, fetch 1 (+ complete) ``calls`` times with every queue
+    due, and with all but 10 of them empty (a job_queues row, no job); beside it a raw-SQL
+    floor: lock and delete one ready job by its primary key."""
+    side = Side(url, "queues")
+    try:
+        print("\nfetch_jobs(max_jobs=1) + complete_jobs, per call (median of "
+              f"{calls} calls), by number of named queues")
+        headers = ["queues", "all due: fetch", "p90", "10 due + empty rows: fetch", "p90",
+                   "raw SQL floor"]
+        cells: list[list[str]] = []
+        for n in counts:
+            row = [f"{n:,}"]
+            for scenario in ("due", "empty"):
+                db.execute(sql.SQL("truncate {}.jobs").format(side.ident))
+                db.execute(sql.SQL("delete from {}.job_queues").format(side.ident))
+                due = n if scenario == "due" else 10
+                per = max(1, -(-calls // due)) + 1
+                db.execute(
+                    sql.SQL(FILL_DUE).format(s=side.ident),
+                    {"task": TASK, "n": due, "per": per, "now": datetime.now(UTC)},
+                )
+                db.execute(sql.SQL(QUEUE_ROWS).format(s=side.ident), {"n": n})
+                db.execute(sql.SQL("vacuum analyze {}.jobs").format(side.ident))
+                db.execute(sql.SQL("vacuum analyze {}.job_queues").format(side.ident))
+                times = []
+                for _ in range(calls + 3):
+                    t = time.perf_counter()
+                    jobs = side.client.fetch_jobs("bench-worker", 1, task_identifiers=[TASK])
+                    if not jobs:
+                        raise SystemExit(f"{n} queues ({scenario}): no job to fetch")
+                    side.client.complete_jobs([jobs[0].id], worker_id="bench-worker")
+                    times.append((time.perf_counter() - t) * 1000)
+                times = sorted(times[3:])
+                row += [f"{statistics.median(times):.2f} ms", f"{times[len(times) * 9 // 10]:.2f}"]
+            floor = []
+            for _ in range(min(calls, 50)):
+                t = time.perf_counter()
+                db.execute(
+                    sql.SQL(
+                        "delete from {s}.jobs where id = (select id from {s}.jobs "
+                        "where is_available order by id limit 1 for update skip locked)"
+                    ).format(s=side.ident)
+                )
+                floor.append((time.perf_counter() - t) * 1000)
+            row.append(f"{statistics.median(floor):.2f} ms")
+            cells.append(row)
+            print(f"  done: {n:,} queues", flush=True)
+        print_cells(headers, cells)
+    finally:
+        side.client.close()
+        db.execute(sql.SQL("drop schema if exists {} cascade").format(side.ident))
+
+
+def print_cells(headers: list[str], cells: list[list[str]]) -> None:
+    print()
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print("  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -73,7 +73,11 @@ async def child_worker(url: str, schema: str, concurrency: int, mode: str) -> No
     await loop.run_in_executor(None, sys.stdin.read)  # the parent closes stdin to stop us
     await worker.stop()
     await client.close()
-    print(json.dumps({"starts": starts, "fetches": worker.stats.fetches}), flush=True)
+    lags = list(worker.stats.outcome_lags)  # handler return -> outcome commit (s)
+    print(
+        json.dumps({"starts": starts, "fetches": worker.stats.fetches, "outcome_lags": lags}),
+        flush=True,
+    )
 
 
 def child_raw(url: str, schema: str) -> None:

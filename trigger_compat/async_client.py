@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import tracing
 from .core import ops
 from .core.dberrors import translate
+from .core.dsn import split_pooled
 from .core.jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     Job,
@@ -51,6 +52,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 
+# A statement that fails with one of these SQLSTATEs may have met plans its session cached
+# before a migration changed a row type the statement returns (a column added to jobs, which
+# fetch_jobs and settle_and_fetch return): PostgreSQL does not invalidate a plan when only a
+# composite type it returns changes. 0A000: "cached plan must not change result type" (a
+# prepared statement); 42804: "structure of query does not match function result type" (a
+# PL/pgSQL RETURN QUERY whose caller's plan expects the old row). A fresh plan fixes both.
+STALE_PLAN_SQLSTATES = frozenset({"0A000", "42804"})
+
 
 class AsyncClient:
     """Adds, fetches and settles jobs in one PostgreSQL schema.
@@ -67,6 +76,13 @@ class AsyncClient:
 
     ``max_payload_bytes`` caps a payload's JSON text (UTF-8 bytes, 1 MiB by default; ``None``
     for no limit of ours): a larger one raises :class:`InvalidJobError` and nothing is written.
+
+    ``pooled=True`` says the database is reached through a pooler in transaction mode
+    (PgBouncer ``pool_mode = transaction``): the client never uses a server-side prepared
+    statement (a later transaction may run on another server connection, which does not have
+    it), and a worker built on this client takes its LISTEN connection from its own
+    ``direct_url`` only. ``None`` (the default) reads it from the URL: ``?pgbouncer=true``, as
+    trigger.dev's ``DATABASE_URL`` wrote it (the parameter is removed before connecting).
     """
 
     def __init__(
@@ -79,6 +95,7 @@ class AsyncClient:
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+        pooled: bool | None = None,
     ) -> None:
         self.catalog: Catalog | None = None
         if catalog is not None:
@@ -99,8 +116,9 @@ class AsyncClient:
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
         self.max_payload_bytes = check_max_payload_bytes(max_payload_bytes)
+        marked = False
         if isinstance(database, str):
-            self._conninfo = database
+            self._conninfo, marked = split_pooled(database)
         elif isinstance(database, AsyncConnectionPool):
             self._pool = database
         elif isinstance(database, psycopg.AsyncConnection):
@@ -109,6 +127,10 @@ class AsyncClient:
             raise TypeError(
                 "database must be a connection string, an AsyncConnection or an AsyncConnectionPool"
             )
+        #: Whether the database is reached through a transaction-mode pooler (see above).
+        self.pooled = marked if pooled is None else bool(pooled)
+        # psycopg's ``prepare`` argument: never prepare through a pooler, else its default.
+        self._prepare: bool | None = False if self.pooled else None
 
     # -- connections -------------------------------------------------------------------
 
@@ -121,11 +143,14 @@ class AsyncClient:
                     self._conninfo, connect_timeout=int(self._connect_timeout)
                 )
                 await probe.close()
+                kwargs: dict[str, Any] = {"autocommit": True}
+                if self.pooled:  # the caller's SQL on these connections too (tx.execute)
+                    kwargs["prepare_threshold"] = None
                 self._pool = AsyncConnectionPool(
                     self._conninfo,
                     min_size=1,
                     max_size=max(1, self._pool_size),
-                    kwargs={"autocommit": True},
+                    kwargs=kwargs,
                     open=False,
                 )
                 await self._pool.open(wait=True, timeout=self._connect_timeout)
@@ -159,10 +184,52 @@ class AsyncClient:
     async def execute(self, op: ops.Op[T], tx: psycopg.AsyncConnection[Any] | None = None) -> T:
         """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
         with self._errors():
-            async with self._connection(tx) as conn, conn.cursor(row_factory=row_factory) as cur:
-                await cur.execute(self._sql[op.query], op.params)
-                rows = await cur.fetchall() if has_rows(cur) else []
+            rows = await self._run(op, tx, None)
         return op.parse(rows)
+
+    async def _rows(
+        self, conn: psycopg.AsyncConnection[Any], op: ops.Op[Any], context: str | None
+    ) -> list[Any]:
+        """The rows of ``op`` run on ``conn``; with ``context``, the jobs it adds get that trace
+        context (a transaction-local setting, set for the one statement: migration 0009)."""
+        if context is None:
+            async with conn.cursor(row_factory=row_factory) as cur:
+                await cur.execute(self._sql[op.query], op.params, prepare=self._prepare)
+                return await cur.fetchall() if has_rows(cur) else []
+        async with conn.transaction(), conn.cursor(row_factory=row_factory) as cur:
+            await cur.execute(
+                self._sql["set_trace_context"], {"trace_context": context}, prepare=self._prepare
+            )
+            await cur.execute(self._sql[op.query], op.params, prepare=self._prepare)
+            rows = await cur.fetchall() if has_rows(cur) else []
+            await cur.execute(
+                self._sql["set_trace_context"], {"trace_context": ""}, prepare=self._prepare
+            )
+            return rows
+
+    async def _run(
+        self, op: ops.Op[Any], tx: psycopg.AsyncConnection[Any] | None, context: str | None
+    ) -> list[Any]:
+        """:meth:`_rows` on ``tx`` or a connection of the client. On a connection of the
+        client's pool, a statement that failed on plans its session cached before a migration
+        changed a row type it returns (:data:`STALE_PLAN_SQLSTATES`; it was rolled back) runs
+        again, once, after the session forgot its prepared statements and cached plans: the
+        workers of one version survive the migrations of the next (ARCHITECTURE.md, "Changing
+        the schema while old workers run")."""
+        if tx is not None or self._conn is not None:
+            async with self._connection(tx) as conn:
+                return await self._rows(conn, op, context)
+        async with self._connection(None) as conn:
+            try:
+                return await self._rows(conn, op, context)
+            except psycopg.Error as exc:
+                if exc.sqlstate not in STALE_PLAN_SQLSTATES:
+                    raise
+            async with conn.cursor() as cur:
+                # "deallocate all" also empties psycopg's own cache of prepared statements.
+                await cur.execute(self._sql["forget_prepared"], {}, prepare=False)
+                await cur.execute(self._sql["forget_plans"], {}, prepare=False)
+            return await self._rows(conn, op, context)
 
     async def _add(
         self,
@@ -186,18 +253,9 @@ class AsyncClient:
     async def _execute_traced(
         self, op: ops.Op[T], tx: psycopg.AsyncConnection[Any] | None, context: str
     ) -> T:
-        """:meth:`execute` with the jobs' ``trace_context`` set: a transaction-local setting,
-        set for the one statement (migration 0009)."""
+        """:meth:`execute` with the jobs' ``trace_context`` set (see :meth:`_rows`)."""
         with self._errors():
-            async with (
-                self._connection(tx) as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=row_factory) as cur,
-            ):
-                await cur.execute(self._sql["set_trace_context"], {"trace_context": context})
-                await cur.execute(self._sql[op.query], op.params)
-                rows = await cur.fetchall() if has_rows(cur) else []
-                await cur.execute(self._sql["set_trace_context"], {"trace_context": ""})
+            rows = await self._run(op, tx, context)
         return op.parse(rows)
 
     def _require_catalog(self) -> Catalog:
@@ -253,17 +311,23 @@ class AsyncClient:
                         await cur.execute(
                             self._sql["migrate_lock"],
                             {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                            prepare=self._prepare,
                         )
-                        await cur.execute(self._sql["migrate_bootstrap"], {})
-                        await cur.execute(self._sql["admin_applied_migrations"], {})
+                        await cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
+                        await cur.execute(
+                            self._sql["admin_applied_migrations"], {}, prepare=self._prepare
+                        )
                         todo = pending(self.schema, (row[0] for row in await cur.fetchall()))
                         step = next_step(todo)
-                        await cur.execute(self._sql["migrate_search_path"], {})
+                        await cur.execute(
+                            self._sql["migrate_search_path"], {}, prepare=self._prepare
+                        )
                         for migration in step:
-                            await cur.execute(migration.sql)
+                            await cur.execute(migration.sql, prepare=self._prepare)
                             await cur.execute(
                                 self._sql["migrate_record"],
                                 {"version": migration.version, "name": migration.name},
+                                prepare=self._prepare,
                             )
                             applied.append(migration.version)
                         if len(step) == len(todo):
@@ -275,35 +339,42 @@ class AsyncClient:
         :func:`trigger_compat.core.migrations.plan_functions`."""
         catalog = {"schema_name": self.schema, "name": None}
         async with conn.cursor() as cur:
-            await cur.execute(self._sql["migrate_functions_recorded"], {})
+            await cur.execute(self._sql["migrate_functions_recorded"], {}, prepare=self._prepare)
             recorded = {str(name): str(sha) for name, sha in await cur.fetchall()}
-            await cur.execute(self._sql["migrate_functions_catalog"], catalog)
+            await cur.execute(
+                self._sql["migrate_functions_catalog"], catalog, prepare=self._prepare
+            )
             overloads = [Overload.from_row(row) for row in await cur.fetchall()]
             plan = plan_functions(self.schema, recorded, overloads)
             for statement in plan.drops:
-                await cur.execute(statement)
+                await cur.execute(statement, prepare=self._prepare)
             for name in plan.forget:
-                await cur.execute(self._sql["migrate_function_forget"], {"name": name})
+                await cur.execute(
+                    self._sql["migrate_function_forget"], {"name": name}, prepare=self._prepare
+                )
             for function in plan.apply:
                 before = plan.overloads(function.name)
                 try:
                     async with conn.transaction():
-                        await cur.execute(function.sql)
+                        await cur.execute(function.sql, prepare=self._prepare)
                 except psycopg.Error as exc:
                     if exc.sqlstate not in REPLACE_NEEDS_DROP:
                         raise
                     for statement in drop_statements(self.schema, before):
-                        await cur.execute(statement)
-                    await cur.execute(function.sql)
+                        await cur.execute(statement, prepare=self._prepare)
+                    await cur.execute(function.sql, prepare=self._prepare)
                 await cur.execute(
-                    self._sql["migrate_functions_catalog"], {**catalog, "name": function.name}
+                    self._sql["migrate_functions_catalog"],
+                    {**catalog, "name": function.name},
+                    prepare=self._prepare,
                 )
                 after = [Overload.from_row(row) for row in await cur.fetchall()]
                 for statement in after_apply(self.schema, before, after):
-                    await cur.execute(statement)
+                    await cur.execute(statement, prepare=self._prepare)
                 await cur.execute(
                     self._sql["migrate_function_record"],
                     {"name": function.name, "sha256": function.sha256},
+                    prepare=self._prepare,
                 )
 
     # -- jobs --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 from . import tracing
 from .core import ops
 from .core.dberrors import translate
+from .core.dsn import split_pooled
 from .core.jobs import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     Job,
@@ -53,6 +54,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 
+# A statement that fails with one of these SQLSTATEs may have met plans its session cached
+# before a migration changed a row type the statement returns (a column added to jobs, which
+# fetch_jobs and settle_and_fetch return): PostgreSQL does not invalidate a plan when only a
+# composite type it returns changes. 0A000: "cached plan must not change result type" (a
+# prepared statement); 42804: "structure of query does not match function result type" (a
+# PL/pgSQL RETURN QUERY whose caller's plan expects the old row). A fresh plan fixes both.
+STALE_PLAN_SQLSTATES = frozenset({"0A000", "42804"})
+
 
 class Client:
     """Adds, fetches and settles jobs in one PostgreSQL schema.
@@ -69,6 +78,13 @@ class Client:
 
     ``max_payload_bytes`` caps a payload's JSON text (UTF-8 bytes, 1 MiB by default; ``None``
     for no limit of ours): a larger one raises :class:`InvalidJobError` and nothing is written.
+
+    ``pooled=True`` says the database is reached through a pooler in transaction mode
+    (PgBouncer ``pool_mode = transaction``): the client never uses a server-side prepared
+    statement (a later transaction may run on another server connection, which does not have
+    it), and a worker built on this client takes its LISTEN connection from its own
+    ``direct_url`` only. ``None`` (the default) reads it from the URL: ``?pgbouncer=true``, as
+    trigger.dev's ``DATABASE_URL`` wrote it (the parameter is removed before connecting).
     """
 
     def __init__(
@@ -81,6 +97,7 @@ class Client:
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+        pooled: bool | None = None,
     ) -> None:
         self.catalog: Catalog | None = None
         if catalog is not None:
@@ -101,8 +118,9 @@ class Client:
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
         self.max_payload_bytes = check_max_payload_bytes(max_payload_bytes)
+        marked = False
         if isinstance(database, str):
-            self._conninfo = database
+            self._conninfo, marked = split_pooled(database)
         elif isinstance(database, ConnectionPool):
             self._pool = database
         elif isinstance(database, psycopg.Connection):
@@ -111,6 +129,10 @@ class Client:
             raise TypeError(
                 "database must be a connection string, a Connection or a ConnectionPool"
             )
+        #: Whether the database is reached through a transaction-mode pooler (see above).
+        self.pooled = marked if pooled is None else bool(pooled)
+        # psycopg's ``prepare`` argument: never prepare through a pooler, else its default.
+        self._prepare: bool | None = False if self.pooled else None
 
     # -- connections -------------------------------------------------------------------
 
@@ -121,11 +143,14 @@ class Client:
                 # Connect once first, so that a bad DSN fails now with the server's reason.
                 probe = psycopg.connect(self._conninfo, connect_timeout=int(self._connect_timeout))
                 probe.close()
+                kwargs: dict[str, Any] = {"autocommit": True}
+                if self.pooled:  # the caller's SQL on these connections too (tx.execute)
+                    kwargs["prepare_threshold"] = None
                 self._pool = ConnectionPool(
                     self._conninfo,
                     min_size=1,
                     max_size=max(1, self._pool_size),
-                    kwargs={"autocommit": True},
+                    kwargs=kwargs,
                     open=False,
                 )
                 self._pool.open(wait=True, timeout=self._connect_timeout)
@@ -157,10 +182,52 @@ class Client:
     def execute(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None = None) -> T:
         """Run one operation of :mod:`trigger_compat.core` (the building block of every method)."""
         with self._errors():
-            with self._connection(tx) as conn, conn.cursor(row_factory=row_factory) as cur:
-                cur.execute(self._sql[op.query], op.params)
-                rows = cur.fetchall() if has_rows(cur) else []
+            rows = self._run(op, tx, None)
         return op.parse(rows)
+
+    def _rows(
+        self, conn: psycopg.Connection[Any], op: ops.Op[Any], context: str | None
+    ) -> list[Any]:
+        """The rows of ``op`` run on ``conn``; with ``context``, the jobs it adds get that trace
+        context (a transaction-local setting, set for the one statement: migration 0009)."""
+        if context is None:
+            with conn.cursor(row_factory=row_factory) as cur:
+                cur.execute(self._sql[op.query], op.params, prepare=self._prepare)
+                return cur.fetchall() if has_rows(cur) else []
+        with conn.transaction(), conn.cursor(row_factory=row_factory) as cur:
+            cur.execute(
+                self._sql["set_trace_context"], {"trace_context": context}, prepare=self._prepare
+            )
+            cur.execute(self._sql[op.query], op.params, prepare=self._prepare)
+            rows = cur.fetchall() if has_rows(cur) else []
+            cur.execute(
+                self._sql["set_trace_context"], {"trace_context": ""}, prepare=self._prepare
+            )
+            return rows
+
+    def _run(
+        self, op: ops.Op[Any], tx: psycopg.Connection[Any] | None, context: str | None
+    ) -> list[Any]:
+        """:meth:`_rows` on ``tx`` or a connection of the client. On a connection of the
+        client's pool, a statement that failed on plans its session cached before a migration
+        changed a row type it returns (:data:`STALE_PLAN_SQLSTATES`; it was rolled back) runs
+        again, once, after the session forgot its prepared statements and cached plans: the
+        workers of one version survive the migrations of the next (ARCHITECTURE.md, "Changing
+        the schema while old workers run")."""
+        if tx is not None or self._conn is not None:
+            with self._connection(tx) as conn:
+                return self._rows(conn, op, context)
+        with self._connection(None) as conn:
+            try:
+                return self._rows(conn, op, context)
+            except psycopg.Error as exc:
+                if exc.sqlstate not in STALE_PLAN_SQLSTATES:
+                    raise
+            with conn.cursor() as cur:
+                # "deallocate all" also empties psycopg's own cache of prepared statements.
+                cur.execute(self._sql["forget_prepared"], {}, prepare=False)
+                cur.execute(self._sql["forget_plans"], {}, prepare=False)
+            return self._rows(conn, op, context)
 
     def _add(
         self,
@@ -182,18 +249,9 @@ class Client:
             return result
 
     def _execute_traced(self, op: ops.Op[T], tx: psycopg.Connection[Any] | None, context: str) -> T:
-        """:meth:`execute` with the jobs' ``trace_context`` set: a transaction-local setting,
-        set for the one statement (migration 0009)."""
+        """:meth:`execute` with the jobs' ``trace_context`` set (see :meth:`_rows`)."""
         with self._errors():
-            with (
-                self._connection(tx) as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=row_factory) as cur,
-            ):
-                cur.execute(self._sql["set_trace_context"], {"trace_context": context})
-                cur.execute(self._sql[op.query], op.params)
-                rows = cur.fetchall() if has_rows(cur) else []
-                cur.execute(self._sql["set_trace_context"], {"trace_context": ""})
+            rows = self._run(op, tx, context)
         return op.parse(rows)
 
     def _require_catalog(self) -> Catalog:
@@ -249,17 +307,21 @@ class Client:
                         cur.execute(
                             self._sql["migrate_lock"],
                             {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                            prepare=self._prepare,
                         )
-                        cur.execute(self._sql["migrate_bootstrap"], {})
-                        cur.execute(self._sql["admin_applied_migrations"], {})
+                        cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
+                        cur.execute(
+                            self._sql["admin_applied_migrations"], {}, prepare=self._prepare
+                        )
                         todo = pending(self.schema, (row[0] for row in cur.fetchall()))
                         step = next_step(todo)
-                        cur.execute(self._sql["migrate_search_path"], {})
+                        cur.execute(self._sql["migrate_search_path"], {}, prepare=self._prepare)
                         for migration in step:
-                            cur.execute(migration.sql)
+                            cur.execute(migration.sql, prepare=self._prepare)
                             cur.execute(
                                 self._sql["migrate_record"],
                                 {"version": migration.version, "name": migration.name},
+                                prepare=self._prepare,
                             )
                             applied.append(migration.version)
                         if len(step) == len(todo):
@@ -271,35 +333,40 @@ class Client:
         :func:`trigger_compat.core.migrations.plan_functions`."""
         catalog = {"schema_name": self.schema, "name": None}
         with conn.cursor() as cur:
-            cur.execute(self._sql["migrate_functions_recorded"], {})
+            cur.execute(self._sql["migrate_functions_recorded"], {}, prepare=self._prepare)
             recorded = {str(name): str(sha) for name, sha in cur.fetchall()}
-            cur.execute(self._sql["migrate_functions_catalog"], catalog)
+            cur.execute(self._sql["migrate_functions_catalog"], catalog, prepare=self._prepare)
             overloads = [Overload.from_row(row) for row in cur.fetchall()]
             plan = plan_functions(self.schema, recorded, overloads)
             for statement in plan.drops:
-                cur.execute(statement)
+                cur.execute(statement, prepare=self._prepare)
             for name in plan.forget:
-                cur.execute(self._sql["migrate_function_forget"], {"name": name})
+                cur.execute(
+                    self._sql["migrate_function_forget"], {"name": name}, prepare=self._prepare
+                )
             for function in plan.apply:
                 before = plan.overloads(function.name)
                 try:
                     with conn.transaction():
-                        cur.execute(function.sql)
+                        cur.execute(function.sql, prepare=self._prepare)
                 except psycopg.Error as exc:
                     if exc.sqlstate not in REPLACE_NEEDS_DROP:
                         raise
                     for statement in drop_statements(self.schema, before):
-                        cur.execute(statement)
-                    cur.execute(function.sql)
+                        cur.execute(statement, prepare=self._prepare)
+                    cur.execute(function.sql, prepare=self._prepare)
                 cur.execute(
-                    self._sql["migrate_functions_catalog"], {**catalog, "name": function.name}
+                    self._sql["migrate_functions_catalog"],
+                    {**catalog, "name": function.name},
+                    prepare=self._prepare,
                 )
                 after = [Overload.from_row(row) for row in cur.fetchall()]
                 for statement in after_apply(self.schema, before, after):
-                    cur.execute(statement)
+                    cur.execute(statement, prepare=self._prepare)
                 cur.execute(
                     self._sql["migrate_function_record"],
                     {"name": function.name, "sha256": function.sha256},
+                    prepare=self._prepare,
                 )
 
     # -- jobs --------------------------------------------------------------------------

@@ -77,6 +77,12 @@ class TransactionConflictError(TriggerCompatError):
     safe (SQLSTATE class 40)."""
 
 
+class TransferRefusedError(TriggerCompatError):
+    """A job transfer between graphile-worker and trigger-compat (``graphile import`` /
+    ``graphile export``) refused to run: workers of the side the jobs would leave look alive.
+    The message says what was seen and how to go on. Nothing was moved."""
+
+
 class SchemaError(TriggerCompatError):
     """The database schema is not usable by this version of trigger-compat."""
 

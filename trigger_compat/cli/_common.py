@@ -60,15 +60,15 @@ def exit_code_of(exc: Exception) -> int:
     return EXIT_DATABASE if isinstance(exc, (DatabaseUnavailableError, SchemaError)) else EXIT_USAGE
 
 
-def check_database_url(url: str) -> str:
+def check_database_url(url: str, field: str = "--database-url (or DATABASE_URL)") -> str:
     """``url`` when it is a PostgreSQL URL or key=value conninfo, else a
-    :class:`ConfigurationError` that says what to write instead (never the password)."""
+    :class:`ConfigurationError` that says what to write instead (never the password).
+    ``?pgbouncer=true`` is allowed (and kept: the client reads it)."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    from ..core.dsn import redact_message
+    from ..core.dsn import redact_message, split_pooled
 
-    field = "--database-url (or DATABASE_URL)"
     shown = redact_message(url, url)
     scheme, sep, _ = url.partition("://")
     if sep and scheme.lower() not in ("postgres", "postgresql"):
@@ -79,8 +79,9 @@ def check_database_url(url: str) -> str:
             else f"trigger-compat needs PostgreSQL: {_URL_EXAMPLE}"
         )
         raise ConfigurationError(field, f"a {scheme}:// URL was given; {advice}")
+    bare, _ = split_pooled(url, field=field)  # trigger.dev's ?pgbouncer=true is ours to read
     try:
-        conninfo_to_dict(url)
+        conninfo_to_dict(bare)
     except ProgrammingError as exc:
         reason = one_line(redact_message(str(exc), url))
         raise ConfigurationError(

@@ -24,6 +24,7 @@ from ..client import Client
 from ..core import admin_ops as ao
 from ..core import ops
 from ..core.dberrors import MIGRATE_HINT, translate
+from ..core.dsn import split_pooled
 from ..core.migrations import latest_version, pending
 from ..core.rates import Rates, Sample, last_job_id, rates
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
@@ -195,9 +196,12 @@ def _client(
     else:
         name = _schema_of_catalog_file(catalog_path)
     with _handled():
-        url = chosen_database_url(database_url)
+        url, _ = split_pooled(chosen_database_url(database_url))
         try:
-            conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            # Never a server-side prepared statement: a command runs a few statements once
+            # each (preparing never pays), and through PgBouncer in transaction mode a
+            # statement prepared on one server connection is unknown to the next.
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)
         except psycopg.ProgrammingError as exc:  # a conninfo libpq refuses at connect time
             _fail(f"--database-url (or DATABASE_URL): {exc}", EXIT_INVALID)
         except Exception as exc:
@@ -303,9 +307,16 @@ def migrate(
 
 _STATE_HEADERS = ["WAITING", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "OLDEST WAITING"]
 
+# `status` counts every job while the planner estimates at most this many (a pass over the
+# table costs about 0.4 s per million jobs); above, it samples about SAMPLE_ROWS jobs' pages
+# and counts failed jobs exactly while there are at most FAILED_EXACT_CAP of them.
+EXACT_BELOW = 200_000
+SAMPLE_ROWS = 50_000
+FAILED_EXACT_CAP = 100_000
+
 
 def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
-    return [
+    cells: list[Any] = [
         c.waiting,
         c.scheduled,
         c.running,
@@ -313,6 +324,13 @@ def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
         c.failed,
         format_age(status.oldest_waiting_age(c)),
     ]
+    if status.estimate is not None:
+        # An estimated figure reads "~N" (the rest are exact).
+        estimated = status.estimate.estimated
+        for i, name in enumerate([*ao.JOB_STATES, "oldest_waiting_age_seconds"]):
+            if name in estimated and cells[i] not in (0, "-"):
+                cells[i] = f"~{cells[i]}"
+    return cells
 
 
 @main.command()
@@ -343,6 +361,21 @@ def _count_cells(status: ao.Status, c: ao.Counts) -> list[Any]:
     default=None,
     help="Stop --watch after this many refreshes (default: until interrupted).",
 )
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Count every job (one pass over the jobs table, about 0.4 s per million jobs), "
+    "however big the table.",
+)
+@click.option(
+    "--exact-below",
+    type=click.IntRange(min=0),
+    default=EXACT_BELOW,
+    show_default=True,
+    help="Count exactly while the planner estimates at most this many jobs; above it, "
+    "waiting, scheduled and retrying jobs (and failed ones beyond "
+    f"{FAILED_EXACT_CAP:,}) are estimated from a sample of the table's pages.",
+)
 def status(
     database_url: str | None,
     schema: str | None,
@@ -352,15 +385,19 @@ def status(
     watch: bool,
     interval: float,
     iterations: int | None,
+    exact: bool,
+    exact_below: int,
 ) -> None:
     """Jobs per task and per queue in each state, the age of the oldest waiting job, and the
     registered workers with their heartbeat age. --watch keeps it on screen, refreshed, with
-    the jobs added, finished and failed per second."""
+    the jobs added, finished and failed per second. On a big table (above --exact-below jobs)
+    the counts of waiting, scheduled and retrying jobs are estimates, marked with "~"."""
     with _handled():
         stale = parse_duration(stale_after, "--stale-after").total_seconds()
+    threshold = None if exact else exact_below
     with _client(database_url, schema, catalog_path) as client, _handled():
         if not watch:
-            st = _read_status(client)
+            st = _read_status(client, threshold)
             if as_json:
                 _print_json({"schema": client.schema, **st.to_json()})
             else:
@@ -370,7 +407,7 @@ def status(
         frame = 0
         try:
             while True:
-                st = _read_status(client)
+                st = _read_status(client, threshold)
                 totals = st.totals()
                 now = Sample(
                     time.monotonic(),
@@ -382,7 +419,12 @@ def status(
                 before = now
                 frame += 1
                 if as_json:
-                    data = {"schema": client.schema, **st.to_json(), "rates": _rates_json(speed)}
+                    rates_json = _rates_json(speed)
+                    if rates_json is not None and st.estimate is not None:
+                        # Differences of estimated totals are noise, not rates.
+                        rates_json["finished_per_second"] = None
+                        rates_json["failed_per_second"] = None
+                    data = {"schema": client.schema, **st.to_json(), "rates": rates_json}
                     click.echo(json.dumps(data, ensure_ascii=False, default=str))
                 else:
                     # Home the cursor and clear the screen: the view refreshes in place.
@@ -397,12 +439,24 @@ def status(
             return
 
 
-def _read_status(client: Client) -> ao.Status:
-    groups, db_now = client.execute(ao.job_counts(), None)
-    return ao.Status(groups, db_now, client.execute(ao.workers(), None), client.paused())
+def _read_status(client: Client, exact_below: int | None = None) -> ao.Status:
+    """The status; exact when ``exact_below`` is None or the table is no bigger."""
+    estimate: ao.Estimate | None = None
+    size = -1 if exact_below is None else client.execute(ao.status_size(client.schema), None)
+    if exact_below is not None and size > exact_below:
+        percent = ao.sample_percent(size, SAMPLE_ROWS)
+        groups, db_now, failed_exact = client.execute(
+            ao.job_counts_estimated(size, percent, FAILED_EXACT_CAP), None
+        )
+        estimate = ao.Estimate(size, percent, failed_exact)
+    else:
+        groups, db_now = client.execute(ao.job_counts(), None)
+    return ao.Status(
+        groups, db_now, client.execute(ao.workers(), None), client.paused(), estimate
+    )
 
 
-def _rates_json(speed: Rates | None) -> dict[str, float] | None:
+def _rates_json(speed: Rates | None) -> dict[str, float | None] | None:
     if speed is None:
         return None
     return {
@@ -414,11 +468,26 @@ def _rates_json(speed: Rates | None) -> dict[str, float] | None:
 
 def _render_status(schema: str, st: ao.Status, stale: float, speed: Rates | None = None) -> None:
     totals = st.totals()
-    _echo(f"schema {schema}: {totals.total} job(s)", bold=True)
-    if speed is not None:
+    est = st.estimate
+    if est is None:
+        _echo(f"schema {schema}: {totals.total} job(s)", bold=True)
+    else:
+        _echo(f"schema {schema}: ~{totals.total} job(s) (estimated)", bold=True)
+        exact = "running and failed jobs" if est.failed_exact else "running jobs"
+        _echo(
+            f"~ marks an estimate: the planner reckons {est.rows:,} jobs, so the figures come "
+            f"from a sample of {est.percent:g}% of the table's pages; {exact} are counted "
+            "exactly (--exact counts every job)"
+        )
+    if speed is not None and est is None:
         _echo(
             f"rates over {speed.seconds:.1f} s: {speed.added:.1f} added/s, "
             f"{speed.finished:.1f} finished/s, {speed.failed:.1f} failed/s"
+        )
+    elif speed is not None:
+        _echo(
+            f"rates over {speed.seconds:.1f} s: {speed.added:.1f} added/s "
+            "(finished/s and failed/s need exact counts: --exact)"
         )
     for title, key in (("task", "task"), ("queue", "queue")):
         by = st.by("task" if key == "task" else "queue")
@@ -431,7 +500,7 @@ def _render_status(schema: str, st: ao.Status, stale: float, speed: Rates | None
         if key == "task":
             rows.append(["(all)", *_count_cells(st, totals)])
         for i, line in enumerate(table([title.upper(), *_STATE_HEADERS], rows)):
-            failed = i > 0 and rows[i - 1][5] > 0
+            failed = i > 0 and rows[i - 1][5] != 0
             _echo("  " + line, **({"fg": "red"} if failed else {}))
     if st.paused:
         _echo()
@@ -1056,6 +1125,14 @@ def health(
         max_age = parse_duration(max_heartbeat_age, "--max-heartbeat-age").total_seconds()
     problems: list[str] = []
     with _client(database_url, schema, catalog_path) as client, _handled():
+        # A standby's tables (heartbeats included) are replicated: fresh-looking, yet no
+        # worker can fetch a job there.
+        read_only = client.execute(ao.server_read_only(), None)
+        if read_only is not None:
+            problems.append(
+                f"the server takes no writes ({read_only}): connect to the primary (with "
+                "several hosts in the URL, add target_session_attrs=read-write)"
+            )
         try:
             done = client.execute(ao.applied_migrations(), None)
         except SchemaNotMigratedError:
@@ -1083,6 +1160,7 @@ def health(
         _print_json(
             {
                 "healthy": healthy,
+                "read_only": read_only,
                 "schema": client.schema,
                 "schema_version": max(done, default=0),
                 "latest_version": latest_version(),

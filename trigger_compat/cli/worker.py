@@ -20,7 +20,14 @@ from ..errors import TriggerCompatError, WorkerConfigError
 from ..runtime.logs import LOG_FORMATS, LogFormat, configure_logging
 from ..runtime.zodworker import ZodWorker
 from . import main
-from ._common import EXIT_USAGE, chosen_database_url, database_options, exit_code_of, fail
+from ._common import (
+    EXIT_USAGE,
+    check_database_url,
+    chosen_database_url,
+    database_options,
+    exit_code_of,
+    fail,
+)
 
 EXIT_CONFIG = EXIT_USAGE
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -64,6 +71,8 @@ def _build(
     concurrency: int | None,
     tasks: tuple[str, ...],
     app_name: str | None = None,
+    direct_url: str | None = None,
+    pooled: bool | None = None,
 ) -> list[ZodWorker]:
     chosen = names or tuple(catalog.workers)
     workers = []
@@ -107,6 +116,8 @@ def _build(
                 listen=listen,
                 concurrency=concurrency,
                 tasks=selection.identifiers,
+                direct_url=direct_url,
+                pooled=pooled,
             )
         )
     if not workers and app_name is not None:
@@ -198,7 +209,22 @@ async def _run(workers: list[ZodWorker]) -> None:
     "--listen/--no-listen",
     default=True,
     show_default=True,
-    help="Wake up on NOTIFY; --no-listen polls only (for PgBouncer transaction mode).",
+    help="Wake up on NOTIFY; --no-listen polls only.",
+)
+@click.option(
+    "--direct-url",
+    envvar="DIRECT_URL",
+    default=None,
+    help="PostgreSQL URL that reaches the server directly (not through a transaction-mode "
+    "pooler), for the LISTEN connection (default: $DIRECT_URL). Without it a --pooled worker "
+    "polls.",
+)
+@click.option(
+    "--pooled",
+    is_flag=True,
+    default=False,
+    help="--database-url goes through PgBouncer in transaction mode: no prepared statements, "
+    "LISTEN only through --direct-url (also implied by ?pgbouncer=true on the URL).",
 )
 @click.option(
     "--log-level",
@@ -234,6 +260,8 @@ def worker(
     database_url: str | None,
     concurrency: int | None,
     listen: bool,
+    direct_url: str | None,
+    pooled: bool,
     log_level: str,
     log_format: LogFormat,
     metrics_port: int | None,
@@ -248,7 +276,20 @@ def worker(
         catalog = load_catalog(catalog_path)
         handlers = _app_handlers(app)
         url = chosen_database_url(database_url)
-        workers = _build(catalog, names, handlers, url, listen, concurrency, tasks, app)
+        if direct_url:
+            direct_url = check_database_url(direct_url, "--direct-url (or DIRECT_URL)")
+        workers = _build(
+            catalog,
+            names,
+            handlers,
+            url,
+            listen,
+            concurrency,
+            tasks,
+            app,
+            direct_url=direct_url,
+            pooled=True if pooled else None,
+        )
         for w in workers:  # reloadable from the file; --tasks keeps its choice on reload
             w.catalog_path, w.reload_adds_tasks = catalog_path, not tasks
         server = None
@@ -258,7 +299,13 @@ def worker(
             schema = workers[0].client.schema
             try:
                 server = serve_worker_metrics(
-                    workers, url, schema=schema, host=metrics_host, port=metrics_port
+                    workers,
+                    url,
+                    schema=schema,
+                    host=metrics_host,
+                    port=metrics_port,
+                    direct_url=direct_url,
+                    pooled=workers[0].client.pooled,
                 )
             except OSError as exc:
                 fail(

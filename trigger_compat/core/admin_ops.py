@@ -86,6 +86,8 @@ class Status:
     db_now: datetime | None
     workers: list[WorkerRow] = field(default_factory=list)
     paused: list[PausedRow] = field(default_factory=list)
+    #: None: every figure is exact (one pass over the table); else how they were estimated.
+    estimate: Estimate | None = None
 
     def by(self, key: Literal["task", "queue"]) -> dict[str, Counts]:
         out: dict[str, Counts] = {}
@@ -127,6 +129,10 @@ class Status:
             ],
             "workers": [worker_json(w) for w in self.workers],
             "paused": [p.to_json() for p in self.paused],
+            "exact": self.estimate is None,
+            "estimated": [] if self.estimate is None else self.estimate.estimated,
+            "rows_estimate": None if self.estimate is None else self.estimate.rows,
+            "sample_percent": None if self.estimate is None else self.estimate.percent,
         }
 
 
@@ -179,6 +185,63 @@ def job_counts_sampled(percent: float) -> Op[tuple[list[StatusGroup], datetime |
     if isinstance(percent, bool) or not 0 < percent <= 100:
         raise ConfigurationError("percent", f"must be in (0, 100] (got {percent!r})")
     return Op("admin_status_sampled", {"percent": float(percent)}, _groups)
+
+
+def status_size(schema: str) -> Op[int]:
+    """How many jobs ``schema`` holds, as the planner reckons it (``admin_status_size.sql``:
+    the density of the last vacuum or analyze times the table's pages now); reads no row."""
+    return Op(
+        "admin_status_size", {"schema_name": schema}, lambda rows: int(rows[0]["estimate"])
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How the figures of an estimated :class:`Status` were obtained: the planner's number of
+    jobs, the percentage of the table's pages sampled, and whether the failed counts are exact
+    (at most ``failed_cap`` failed jobs) or sampled like waiting, scheduled and retrying."""
+
+    rows: int
+    percent: float
+    failed_exact: bool
+
+    @property
+    def estimated(self) -> list[str]:
+        """The figures of the status that are estimates (the others are exact)."""
+        states = ["waiting", "scheduled", "retrying"]
+        if not self.failed_exact:
+            states.append("failed")
+        return [*states, "total", "oldest_waiting_age_seconds"]
+
+
+def sample_percent(estimate: int, sample_rows: int) -> float:
+    """The percentage of pages to sample for about ``sample_rows`` of ``estimate`` jobs."""
+    if estimate <= 0:
+        return 100.0
+    return round(min(100.0, max(0.001, 100.0 * sample_rows / estimate)), 3)
+
+
+def job_counts_estimated(
+    rows: int, percent: float, failed_cap: int
+) -> Op[tuple[list[StatusGroup], datetime | None, bool]]:
+    """:func:`job_counts` without a pass over the table (``admin_status_estimated.sql``):
+    running exact, failed exact while at most ``failed_cap``, the rest from ``percent`` % of
+    the table's pages, each state's share of the sample times ``rows`` (the planner's number
+    of jobs, :func:`status_size`). The third value says whether the failed counts are exact."""
+    if isinstance(percent, bool) or not 0 < percent <= 100:
+        raise ConfigurationError("percent", f"must be in (0, 100] (got {percent!r})")
+    if isinstance(failed_cap, bool) or not isinstance(failed_cap, int) or failed_cap < 0:
+        raise ConfigurationError("failed_cap", f"must be an integer >= 0 (got {failed_cap!r})")
+
+    def parse(rows: list[Row]) -> tuple[list[StatusGroup], datetime | None, bool]:
+        groups, db_now = _groups(rows)
+        return groups, db_now, bool(rows[0]["failed_exact"]) if rows else True
+
+    return Op(
+        "admin_status_estimated",
+        {"rows": max(0, int(rows)), "percent": float(percent), "failed_cap": failed_cap},
+        parse,
+    )
 
 
 def _workers(rows: list[Row]) -> list[WorkerRow]:
@@ -369,6 +432,20 @@ def retry_ids(job_ids: Sequence[int]) -> Op[list[int]]:
 
 def applied_migrations() -> Op[list[int]]:
     return Op("admin_applied_migrations", {}, lambda rows: [int(r["version"]) for r in rows])
+
+
+def server_read_only() -> Op[str | None]:
+    """Why this connection's server cannot take writes ("a standby in recovery", "read-only
+    sessions"), or None when it can."""
+
+    def parse(rows: Sequence[Row]) -> str | None:
+        if rows and rows[0]["in_recovery"]:
+            return "a standby in recovery"
+        if rows and rows[0]["read_only"]:
+            return "read-only sessions (default_transaction_read_only)"
+        return None
+
+    return Op("admin_server_role", {}, parse)
 
 
 def remove_ids(job_ids: Sequence[int]) -> Op[list[int]]:

@@ -10,7 +10,7 @@ Shape (documented in the README)::
     queues: {name: concurrency}         # optional; named queues allowed to run N jobs at once
     workers:
       <workerName>:
-        concurrency / pollInterval / shutdownTimeoutInMs / onFinalFailure
+        concurrency / pollInterval / shutdownTimeoutInMs / rescueAfterInMs / onFinalFailure
         tasks:          {identifier: TaskSettings}
         recurringTasks: {name: RecurringTask}
         cleanup:        CleanupSettings
@@ -103,6 +103,9 @@ def __getattr__(name: str) -> Any:
 
 
 CLEANUP_IDENTIFIER = "__cleanupOldJobs"
+DEFAULT_RESCUE_AFTER_MS = 30_000
+# Heartbeats run every third of it: below a second they would be a load of their own.
+MIN_RESCUE_AFTER_MS = 1_000
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_LENGTH)]
 QueueName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUEUE_NAME_LENGTH)]
@@ -346,6 +349,14 @@ class WorkerSettings(_Model):
     concurrency: int = Field(10, ge=1)
     poll_interval: int = Field(1000, alias="pollInterval", ge=1)
     shutdown_timeout_in_ms: int = Field(60_000, alias="shutdownTimeoutInMs", ge=0)
+    #: How long a worker may go without a heartbeat before the jobs it holds are released
+    #: and run again elsewhere. Shorter: a crashed worker's jobs are retried sooner; but a
+    #: live worker that cannot heartbeat for that long (a long GC or event-loop stall, a
+    #: network partition) gets its running jobs run a second time. The same on every worker
+    #: of a catalog (a worker rescues the jobs of any worker silent for its own value).
+    rescue_after_in_ms: int = Field(
+        DEFAULT_RESCUE_AFTER_MS, alias="rescueAfterInMs", ge=MIN_RESCUE_AFTER_MS
+    )
     on_final_failure: Literal["keep", "delete"] = Field("keep", alias="onFinalFailure")
     tasks: dict[Identifier, TaskSettings] = Field(default_factory=dict)
     recurring_tasks: dict[Identifier, RecurringTask] = Field(
@@ -375,7 +386,7 @@ class Catalog(_Model):
     def _disjoint(self, info: ValidationInfo) -> Catalog:
         if info.context and info.context.get("located"):
             return self  # the loader reports these with line numbers
-        problems = duplicate_identifiers(self.workers)
+        problems = duplicate_identifiers(self.workers) + mismatched_rescue_after(self.workers)
         if problems:
             raise ValueError("; ".join(message for _, message in problems))
         return self
@@ -438,6 +449,39 @@ def duplicate_identifiers(workers: Mapping[str, Any]) -> list[tuple[tuple[str, .
                 )
             else:
                 seen[ident] = path
+    return out
+
+
+def mismatched_rescue_after(workers: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """Workers whose rescueAfterInMs differs from the first worker's (over models or raw
+    data; a value of the wrong type is reported elsewhere)."""
+    values: list[tuple[str, int, bool]] = []  # (worker, value, set explicitly)
+    for wname, worker in workers.items():
+        if isinstance(worker, WorkerSettings):
+            explicit = "rescue_after_in_ms" in worker.model_fields_set
+            values.append((wname, worker.rescue_after_in_ms, explicit))
+        elif isinstance(worker, Mapping):
+            value = worker.get("rescueAfterInMs", DEFAULT_RESCUE_AFTER_MS)
+            if isinstance(value, int) and not isinstance(value, bool):
+                values.append((wname, value, "rescueAfterInMs" in worker))
+    if len({value for _, value, _ in values}) <= 1:
+        return []
+    first, first_value, _ = values[0]
+    out: list[tuple[tuple[str, ...], str]] = []
+    for wname, value, explicit in values[1:]:
+        if value != first_value:
+            path: tuple[str, ...] = ("workers", wname)
+            if explicit:
+                path = (*path, "rescueAfterInMs")
+            out.append(
+                (
+                    path,
+                    f"rescueAfterInMs is {value} here but {first_value} for worker {first!r}; "
+                    "set the same rescueAfterInMs on every worker (a worker rescues the jobs "
+                    "of any worker silent for its own rescueAfterInMs, so the shorter one "
+                    "would run the jobs of a live worker with a longer one twice)",
+                )
+            )
     return out
 
 

@@ -23,7 +23,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import CatalogError, Problem, TemplateError
-from .catalog import Catalog, duplicate_identifiers, import_handler, path_text
+from .catalog import (
+    Catalog,
+    duplicate_identifiers,
+    import_handler,
+    mismatched_rescue_after,
+    path_text,
+)
 from .payloads import check_schema
 from .templates import parse_template
 
@@ -429,7 +435,9 @@ def parse_catalog(
         _pydantic_problems(doc, exc)
     schemas = _check_tasks(doc, data, base, reader)
     if isinstance(data.get("workers"), Mapping):
-        for path, message in duplicate_identifiers(data["workers"]):
+        for path, message in duplicate_identifiers(data["workers"]) + mismatched_rescue_after(
+            data["workers"]
+        ):
             doc.problem(doc.mark(path, key=True), path, message)
     if catalog is not None:
         for (_, wname, _, ident), schema in schemas.items():

@@ -497,6 +497,7 @@ def describe_changes(worker: str, old: Catalog, new: Catalog) -> list[str]:
         ("concurrency", "concurrency"),
         ("poll_interval", "pollInterval"),
         ("shutdown_timeout_in_ms", "shutdownTimeoutInMs"),
+        ("rescue_after_in_ms", "rescueAfterInMs"),
         ("on_final_failure", "onFinalFailure"),
     ):
         if getattr(ow, key) != getattr(nw, key):

@@ -73,6 +73,13 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
         return InvalidJobError(
             "job_key_mode", "must be one of replace, preserve_run_at, unsafe_dedupe"
         )
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        # A standby (or a failed-over primary that came back as one), or read-only sessions.
+        return DatabaseUnavailableError(
+            f"the database server takes no writes ({exc.diag.message_primary}): it is a standby "
+            "or its sessions are read-only — connect to the primary (with several hosts in the "
+            "URL, add target_session_attrs=read-write)"
+        )
     sqlstate = getattr(exc, "sqlstate", None)
     # Class 40: serialization failure, deadlock; 55P03: a lock wait gave up (lock_timeout).
     if (

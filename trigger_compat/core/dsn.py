@@ -25,3 +25,48 @@ def redact_message(message: str, conninfo: str | None) -> str:
         if password:
             message = message.replace(str(password), "***")
     return _scrub_text(message)
+
+
+# -- poolers -------------------------------------------------------------------------------
+
+#: The query parameter of a URL that says it points at PgBouncer in transaction mode
+#: (trigger.dev's and Prisma's convention: ``DATABASE_URL=…?pgbouncer=true``). libpq does not
+#: know it: :func:`split_pooled` removes it before the URL reaches psycopg.
+POOLER_PARAMETER = "pgbouncer"
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def split_pooled(conninfo: str, *, field: str = "database") -> tuple[str, bool]:
+    """``conninfo`` without the ``pgbouncer=`` query parameter of a URL, and whether that
+    parameter said true. Any other conninfo comes back unchanged, with False. A value other
+    than true/false raises :class:`ConfigurationError` naming ``field``."""
+    from urllib.parse import unquote
+
+    from ..errors import ConfigurationError
+
+    head, sep, query = conninfo.partition("?")
+    if not sep or "://" not in head:
+        return conninfo, False
+    query, hash_, fragment = query.partition("#")
+    items = query.split("&")
+    pooled = False
+    kept: list[str] = []
+    for item in items:
+        key, _, value = item.partition("=")
+        if unquote(key) != POOLER_PARAMETER:
+            kept.append(item)
+            continue
+        value = unquote(value).lower()
+        if value in _TRUE:
+            pooled = True
+        elif value not in _FALSE:
+            raise ConfigurationError(
+                field,
+                f"{POOLER_PARAMETER}={value!r} in the URL: write {POOLER_PARAMETER}=true "
+                "(the URL goes through PgBouncer in transaction mode) or leave it out",
+            )
+    if len(kept) == len(items):
+        return conninfo, False
+    rebuilt = head + ("?" + "&".join(kept) if kept else "")
+    return rebuilt + hash_ + fragment, pooled

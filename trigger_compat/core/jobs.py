@@ -276,18 +276,21 @@ def payload_json(
             "must not contain NUL characters (PostgreSQL jsonb refuses them); "
             "remove them, or encode binary data first (e.g. as base64)",
         )
-    try:
-        encoded = text.encode("utf-8")
-    except UnicodeEncodeError:
+    if text.isascii():  # one byte a character, and no surrogate (a flag of the str: O(1))
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidJobError(
+                field,
+                "contains a lone surrogate character, which is not valid Unicode; "
+                "decode the text properly (e.g. bytes.decode('utf-8', 'replace')) or remove it",
+            ) from None
+    if max_bytes is not None and size > max_bytes:
         raise InvalidJobError(
             field,
-            "contains a lone surrogate character, which is not valid Unicode; "
-            "decode the text properly (e.g. bytes.decode('utf-8', 'replace')) or remove it",
-        ) from None
-    if max_bytes is not None and len(encoded) > max_bytes:
-        raise InvalidJobError(
-            field,
-            f"is {len(encoded):,} bytes as JSON, over the limit of {max_bytes:,} bytes "
+            f"is {size:,} bytes as JSON, over the limit of {max_bytes:,} bytes "
             "(max_payload_bytes of the client); store large data elsewhere and pass a "
             "reference, or raise max_payload_bytes",
         )
@@ -448,8 +451,9 @@ def validate_specs(
     params: list[JobParams] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(specs):
-        prefix = f"specs[{i}]."
-        if isinstance(raw, dict):
+        if type(raw) is JobSpec:
+            spec = raw
+        elif isinstance(raw, dict):
             try:
                 spec = JobSpec.model_validate(raw)
             except Exception as exc:  # pydantic.ValidationError
@@ -458,11 +462,18 @@ def validate_specs(
             spec = raw
         else:
             raise InvalidJobError(f"specs[{i}]", f"must be a JobSpec (got {type(raw).__name__})")
-        p = validate_spec(spec, prefix, max_payload_bytes)
+        try:
+            p: JobParams | None = validate_spec(spec, "", max_payload_bytes)
+        except InvalidJobError:
+            p = None
+        if p is None:
+            # Again with the field names of the batch (specs[i].…), which are formatted only
+            # for an error: the checks are deterministic, so this raises the error, named.
+            p = validate_spec(spec, f"specs[{i}].", max_payload_bytes)
         if p.job_key is not None:
             if p.job_key in seen:
                 raise DuplicateJobKeyError(
-                    f"{prefix}job_key",
+                    f"specs[{i}].job_key",
                     f"{p.job_key!r} is also the key of specs[{seen[p.job_key]}]; "
                     "a batch may use each job key once — merge the two jobs or add them separately",
                 )
@@ -486,32 +497,40 @@ def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]])
     """The jobs ``add_job``/``add_jobs`` made, in the order of the specs.
 
     Their queries return one row: ``ids``, the ids of the unkeyed jobs (inserted in spec
-    order, so ascending); ``full``, each keyed job whole, as JSON (its stored values may
-    differ from its spec: a kept run_at, a concatenated payload, a bumped revision); and the
-    two instants the function gave the unkeyed rows: ``created_at`` (the transaction's now(),
-    the column default of created_at and updated_at) and ``default_run_at`` (for a spec
-    without run_at). An unkeyed job is stored exactly as specified, defaults applied, so its
-    Job is built from the spec; its payload is the flat copy made at validation, else read
-    back from the JSON text that was sent (equal to the stored one; jsonb may order keys
-    differently).
+    order, so ascending); ``new_keys`` and ``new_key_ids`` (add_jobs only), the keyed jobs
+    inserted new (revision 0), key by key; ``full``, each other keyed job whole, as JSON (an
+    existing job updated or kept: its stored values may differ from its spec: a kept run_at,
+    a concatenated payload, a bumped revision); ``trace_context`` (add_jobs only), what the
+    column default gave the new rows; and the two instants the function gave the new rows:
+    ``created_at`` (the transaction's now(), the column default of created_at and
+    updated_at) and ``default_run_at`` (for a spec without run_at). A new job is stored
+    exactly as specified, defaults applied, so its Job is built from the spec; its payload
+    is the flat copy made at validation, else read back from the JSON text that was sent
+    (equal to the stored one; jsonb may order keys differently).
     """
     row = rows[0] if rows else {}
     by_key: dict[str, Job] = {}
     for full in row.get("full") or ():
         job = Job.model_validate(full)
         by_key[str(job.key)] = job
+    new_key_ids = dict(zip(row.get("new_keys") or (), row.get("new_key_ids") or (), strict=True))
     ids = iter(sorted(row.get("ids") or ()))
     created_at: datetime | None = row.get("created_at")
     default_run_at: datetime | None = row.get("default_run_at")
+    trace_context: dict[str, str] | None = row.get("trace_context")
     out: list[Job] = []
     for p in params:
         if p.job_key is not None:
-            out.append(by_key[p.job_key])
-            continue
+            if p.job_key not in new_key_ids:
+                out.append(by_key[p.job_key])
+                continue
+            job_id = new_key_ids[p.job_key]
+        else:
+            job_id = next(ids)
         out.append(
             Job.model_validate(
                 {
-                    "id": next(ids),
+                    "id": job_id,
                     "task_identifier": p.identifier,
                     "queue_name": p.queue_name,
                     "payload": (
@@ -533,13 +552,14 @@ def batch_result(params: Sequence[JobParams], rows: Sequence[Mapping[str, Any]])
                         DEFAULT_MAX_ATTEMPTS if p.max_attempts is None else p.max_attempts
                     ),
                     "last_error": None,
-                    "key": None,
+                    "key": p.job_key,
                     "revision": 0,
                     "flags": flags_dict(p.flags),
                     "locked_at": None,
                     "locked_by": None,
                     "created_at": created_at,
                     "updated_at": created_at,
+                    "trace_context": trace_context,
                 }
             )
         )

@@ -189,6 +189,16 @@ def add_spec(
     return Op("add_job", {**p.as_params(), "now": now}, _added(p))
 
 
+def _column(values: list[T | None]) -> list[T | None] | None:
+    """An optional column of a batch: None (a null array) when no spec sets it. The SQL
+    function unnests its arrays side by side, which pads a shorter (or null) one with
+    nulls, so a null array reads as every element null, without sending 1,000 of them."""
+    for value in values:
+        if value is not None:
+            return values
+    return None
+
+
 def add_jobs(
     now: datetime | None,
     specs: Sequence[JobSpec],
@@ -203,13 +213,13 @@ def add_jobs(
         {
             "identifiers": [p.identifier for p in params],
             "payloads": "[" + ",".join(p.payload or "null" for p in params) + "]",
-            "queue_names": [p.queue_name for p in params],
-            "run_ats": [p.run_at for p in params],
-            "max_attempts": [p.max_attempts for p in params],
-            "job_keys": [p.job_key for p in params],
-            "priorities": [p.priority for p in params],
-            "flags": [flags_object(p.flags) for p in params],
-            "modes": [p.job_key_mode for p in params],
+            "queue_names": _column([p.queue_name for p in params]),
+            "run_ats": _column([p.run_at for p in params]),
+            "max_attempts": _column([p.max_attempts for p in params]),
+            "job_keys": _column([p.job_key for p in params]),
+            "priorities": _column([p.priority for p in params]),
+            "flags": _column([flags_object(p.flags) for p in params]),
+            "modes": _column([p.job_key_mode for p in params]),
             "job_key_preserve_run_at": bool(job_key_preserve_run_at),
             "now": now,
         },

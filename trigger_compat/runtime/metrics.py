@@ -185,18 +185,40 @@ class WorkerMetrics:
         schema: str | None = None,
         refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
         leader_only: bool = True,
+        direct_url: str | None = None,
+        pooled: bool | None = None,
     ) -> WorkerMetrics:
         """Metrics whose gauges come from ``schema`` of this database (one pooled connection).
         With ``leader_only``, only the process holding the schema's metrics lock reads and
-        reports them (see the module's documentation)."""
-        client = Client(database_url, schema=schema, pool_size=1)
+        reports them (see the module's documentation).
+
+        The lock is a session's: through a pooler in transaction mode (``pooled``, or
+        ``?pgbouncer=true`` on the URL) it is taken on a connection of ``direct_url``; a
+        pooled database without ``direct_url`` has every process report the gauges (a
+        warning says so)."""
+        client = Client(database_url, schema=schema, pool_size=1, pooled=pooled)
+        leader = client
+        if leader_only and direct_url:
+            leader = Client(direct_url, schema=client.schema, pool_size=1)
+        elif leader_only and client.pooled:
+            logger.warning(
+                "the metrics database gauges: the database is reached through a pooler in "
+                "transaction mode and no direct URL was given, so no process can hold the "
+                "leader lock (a session's); every process reports them"
+            )
+            leader_only = False
 
         def read() -> DatabaseSnapshot | None:
-            if leader_only and not client.execute(admin_ops.metrics_leader(client.schema)):
+            if leader_only and not leader.execute(admin_ops.metrics_leader(client.schema)):
                 return None
             return client.execute(admin_ops.metrics_snapshot(), None)
 
-        return cls(read, refresh_interval=refresh_interval, on_close=client.close)
+        def close() -> None:
+            client.close()
+            if leader is not client:
+                leader.close()
+
+        return cls(read, refresh_interval=refresh_interval, on_close=close)
 
     def close(self) -> None:
         if self._on_close is not None:
@@ -513,10 +535,17 @@ def serve_worker_metrics(
     host: str = DEFAULT_METRICS_HOST,
     port: int = 9464,
     refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+    direct_url: str | None = None,
+    pooled: bool | None = None,
 ) -> MetricsServer:
-    """Attach one :class:`WorkerMetrics` to every worker and serve it."""
+    """Attach one :class:`WorkerMetrics` to every worker and serve it (``direct_url`` and
+    ``pooled``: see :meth:`WorkerMetrics.for_database`)."""
     metrics = WorkerMetrics.for_database(
-        database_url, schema=schema, refresh_interval=refresh_interval
+        database_url,
+        schema=schema,
+        refresh_interval=refresh_interval,
+        direct_url=direct_url,
+        pooled=pooled,
     )
     for w in workers:
         metrics.attach(w)

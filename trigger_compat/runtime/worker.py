@@ -11,9 +11,10 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from .. import tracing
 from ..async_client import AsyncClient
 from ..core import worker_ops
 from ..core.backoff import backoff_delay
+from ..core.dsn import split_pooled
 from ..core.jobs import Job, has_lone_surrogate
 from ..core.ops import error_text
 from ..core.outcomes import (
@@ -41,6 +43,9 @@ from .events import EventEmitter
 from .tasks import AbortSignal, Helpers, JobLogger, Task
 
 logger = logging.getLogger("trigger_compat.worker")
+OUTCOME_LAG_SAMPLES = 10_000
+# The longest the settle loop leaves pending outcomes to the fetch loop's next fetch.
+FETCH_HANDOVER_S = 0.05
 
 ForbiddenFlags = Sequence[str] | Callable[[], Sequence[str] | Awaitable[Sequence[str]]] | None
 
@@ -76,13 +81,20 @@ class WorkerStats:
     retried: int = 0
     rescued: int = 0
     fetches: int = 0
+    #: Seconds from a handler's return to the commit of its outcome, for the most recent
+    #: settled runs: the at-least-once window (a worker that dies inside it leaves a job
+    #: whose handler ran to be run again once it is rescued).
+    outcome_lags: deque[float] = field(default_factory=lambda: deque(maxlen=OUTCOME_LAG_SAMPLES))
 
 
 class Worker:
     """Runs the jobs of ``tasks`` from the client's schema.
 
-    ``client`` is an :class:`AsyncClient`; ``conninfo`` is used for the LISTEN connection
-    (taken from the client when it was built from a connection string).
+    ``client`` is an :class:`AsyncClient`. ``direct_url`` is the connection string of the
+    LISTEN connection, a session of its own (``conninfo`` is its older name): a URL that
+    reaches PostgreSQL directly, or through a pooler in session mode. Without it the client's
+    own URL is used, unless the client is ``pooled`` (a transaction-mode pooler cannot keep a
+    LISTEN): then the worker polls every ``poll_interval`` and says so once, as a warning.
     """
 
     def __init__(
@@ -97,6 +109,7 @@ class Worker:
         conninfo: str | None = None,
         clock: Callable[[], datetime] | None = None,
         events: EventEmitter | None = None,
+        direct_url: str | None = None,
     ) -> None:
         self.client = client
         self.tasks = dict(tasks)
@@ -107,11 +120,12 @@ class Worker:
         self.stats = WorkerStats()
         self._forbidden_flags = forbidden_flags
         self._error_handler = error_handler
-        self._conninfo = conninfo or client.conninfo
+        self._conninfo = listen_conninfo(client, direct_url or conninfo)
         self._clock = clock
         self._running: dict[int, tuple[asyncio.Task[None], AbortSignal]] = {}
         self._results: list[Settlement] = []
         self._writing: set[int] = set()  # jobs whose outcome is being written right now
+        self._returned_at: dict[int, float] = {}  # job id -> when its handler returned
         self._cancelled: set[int] = set()  # running jobs cancelled by cancel_jobs
         #: Called when ``catalog apply`` notifies the schema's channel (ZodWorker reloads).
         self.on_catalog_reload: Callable[[], Any] | None = None
@@ -125,6 +139,9 @@ class Worker:
         self._stopped = asyncio.Event()
         self._force = asyncio.Event()
         self._more_maybe = False
+        # Set while the fetch loop sleeps (poll interval, backoff): pending outcomes will not
+        # ride on a fetch soon, so the settle loop writes them at once.
+        self._fetch_parked = asyncio.Event()
         self._queued: set[int] = set()
         self._reconcile = False
         self._background: list[asyncio.Task[None]] = []
@@ -163,6 +180,15 @@ class Worker:
             asyncio.create_task(self._settle_loop(), name=f"{self.worker_id}-settle"),
             asyncio.create_task(self._maintenance_loop(), name=f"{self.worker_id}-maintenance"),
         ]
+        if self.options.listen and self._conninfo is None and self.client.pooled:
+            logger.warning(
+                "worker %s: the database is reached through a pooler in transaction mode "
+                "(pooled) and no direct_url was given, so it cannot LISTEN: it polls for jobs "
+                "every %.3g s; give a direct URL (direct_url= / --direct-url / DIRECT_URL) to be "
+                "woken at once",
+                self.worker_id,
+                self.options.poll_interval,
+            )
         if self.options.listen and self._conninfo:
             self._background.append(
                 asyncio.create_task(self._listen_loop(), name=f"{self.worker_id}-listen")
@@ -303,7 +329,7 @@ class Worker:
                 # Rolled back as a whole (nothing fetched, outcomes given back): fetch again.
                 logger.info("fetching jobs yielded to another transaction (%s); retrying", exc)
                 self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
-                await self._sleep(0.01 * random.uniform(1, 5))
+                await self._park(0.01 * random.uniform(1, 5))
                 continue
             except Exception as exc:
                 errors += 1
@@ -311,7 +337,7 @@ class Worker:
                 delay = backoff_delay(errors)
                 logger.warning("fetching jobs failed (%s); retrying in %.2f s", exc, delay)
                 self.events.emit("worker:getJob:error", worker_id=self.worker_id, error=exc)
-                await self._sleep(delay)
+                await self._park(delay)
                 continue
             if self._stopping.is_set():
                 # Fetched while stopping: hand them straight back.
@@ -331,7 +357,16 @@ class Worker:
                 continue  # there may be more: fetch again as soon as a slot is free
             if not jobs:
                 self.events.emit("worker:getJob:empty", worker_id=self.worker_id)
-            await self._sleep(self.options.poll_interval, self._wake)
+            await self._park(self.options.poll_interval, self._wake)
+        self._fetch_parked.set()
+
+    async def _park(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        """The fetch loop's sleep."""
+        self._fetch_parked.set()
+        try:
+            await self._sleep(seconds, wake)
+        finally:
+            self._fetch_parked.clear()
 
     async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         waiters = [asyncio.ensure_future(self._stopping.wait())]
@@ -431,6 +466,7 @@ class Worker:
             # to cancel_jobs in place of this one.
             self._cancelled.discard(job.id)
             settlement = Settlement(job.id, "cancel", CANCELLED, None)
+        self._returned_at[job.id] = time.monotonic()
         self._results.append(settlement)
         self._results_ready.set()
         self.events.emit(
@@ -525,6 +561,11 @@ class Worker:
 
     def _settled(self, batch: list[Settlement]) -> None:
         self._writing.difference_update(s.job_id for s in batch)
+        committed = time.monotonic()
+        for s in batch:
+            returned = self._returned_at.pop(s.job_id, None)
+            if returned is not None:
+                self.stats.outcome_lags.append(committed - returned)
         ran = [s.outcome for s in batch if s.outcome not in ("snooze", "release")]
         if ran:
             counts = self._throughput.setdefault(
@@ -573,10 +614,14 @@ class Worker:
         while True:
             await self._results_ready.wait()
             self._results_ready.clear()
-            if self._more_maybe and not self._stopping.is_set():
-                # The fetch loop is about to fetch (its last fetch filled every slot) and
-                # writes pending outcomes with it, in one commit; flush only what it leaves.
-                await asyncio.sleep(0.05)
+            if not self._fetch_parked.is_set() and not self._stopping.is_set():
+                # The fetch loop is fetching, or about to (the run that ended freed a slot),
+                # and writes pending outcomes with its fetch, in one commit: flush only what
+                # it leaves once it goes to sleep, or after FETCH_HANDOVER_S at the latest.
+                # Each outcome waits at most that long for its commit (the window in which a
+                # worker's death makes a job whose handler returned run again).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._fetch_parked.wait(), FETCH_HANDOVER_S)
             try:
                 await self._flush()
                 errors = 0
@@ -644,15 +689,16 @@ class Worker:
         of lost workers: right when the oldest heartbeat of another worker becomes
         ``rescue_after`` old (each heartbeat tells when), so that a crashed worker's jobs are
         released within ``rescue_after`` of its last heartbeat; and every ``rescue_after``
-        for jobs locked by processes that never registered."""
-        interval = self.options.rescue_after / 3
-        timeout = timedelta(seconds=self.options.rescue_after)
-        next_beat = time.monotonic() + interval
+        for jobs locked by processes that never registered. ``options`` are read on each
+        round: a catalog reload may change ``rescue_after``."""
+        next_beat = time.monotonic() + self.options.rescue_after / 3
         next_rescue = time.monotonic() + random.uniform(0, self.options.rescue_after)
         failed_beats = 0
         while True:
             due = next_beat if self._stopping.is_set() else min(next_beat, next_rescue)
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+            interval = self.options.rescue_after / 3
+            timeout = timedelta(seconds=self.options.rescue_after)
             try:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + interval
@@ -765,6 +811,22 @@ class Worker:
                     raise psycopg.OperationalError("the LISTEN connection was closed")
         finally:
             self._loop.remove_reader(fd)
+
+
+def listen_conninfo(client: AsyncClient, direct_url: str | None) -> str | None:
+    """The connection string of a worker's LISTEN connection: ``direct_url`` (without its
+    ``pgbouncer=`` marker), else the client's own URL unless the client is pooled, else None
+    (no LISTEN: the worker polls)."""
+    if direct_url:
+        url, pooled = split_pooled(direct_url, field="direct_url")
+        if pooled:
+            raise ConfigurationError(
+                "direct_url",
+                "it is marked pgbouncer=true, but LISTEN needs a session: give a URL that "
+                "reaches PostgreSQL directly (or a pooler in session mode)",
+            )
+        return url
+    return None if client.pooled else client.conninfo
 
 
 CANCELLED = "cancelled (cancel_jobs)"

@@ -42,7 +42,7 @@ from .clock import Clock, as_clock
 from .events import EventEmitter
 from .scheduler import Reporter, Scheduler, cleanup_handler, reporter_handler
 from .tasks import Handler, Task, connection_of
-from .worker import ForbiddenFlags, Worker, WorkerOptions
+from .worker import ForbiddenFlags, Worker, WorkerOptions, listen_conninfo
 
 logger = logging.getLogger("trigger_compat.worker")
 
@@ -103,6 +103,11 @@ class ZodWorker:
 
     Handlers come from ``handlers={identifier: fn}``, the ``@worker.task(identifier)``
     decorator, or the catalog's ``handler: "module:function"``, in that order of precedence.
+
+    Behind PgBouncer in transaction mode (trigger.dev's ``DATABASE_URL`` / ``DIRECT_URL``):
+    ``database_url`` goes through the pooler (``?pgbouncer=true`` on it, or ``pooled=True``,
+    turns prepared statements off) and ``direct_url`` reaches PostgreSQL directly, for the
+    LISTEN connection. A pooled worker without ``direct_url`` polls (one warning).
     """
 
     def __init__(
@@ -117,12 +122,14 @@ class ZodWorker:
         forbidden_flags: ForbiddenFlags = None,
         error_handler: Callable[[Job, BaseException], Any] | None = None,
         listen: bool = True,
-        rescue_after: float = 30.0,
+        rescue_after: float | None = None,
         concurrency: int | None = None,
         poll_interval: float | None = None,
         tasks: Sequence[str] | None = None,
         clock: Clock | Callable[[], datetime] | None = None,
         reporter: Reporter | None = None,
+        direct_url: str | None = None,
+        pooled: bool | None = None,
     ) -> None:
         resolved = resolve_catalog(catalog)
         assert resolved is not None
@@ -134,6 +141,7 @@ class ZodWorker:
         self.reload_adds_tasks = tasks is None
         self._concurrency_override = concurrency
         self._poll_interval_override = poll_interval
+        self._rescue_after_override = rescue_after
         self._reloads: set[asyncio.Task[Any]] = set()
         if name not in self.catalog.workers:
             known = ", ".join(sorted(self.catalog.workers))
@@ -148,7 +156,11 @@ class ZodWorker:
         self.clock = as_clock(clock)
         if isinstance(clock, Clock):
             clock = clock.now
-        self.client = AsyncClient(source, schema=schema, catalog=self.catalog, clock=clock)
+        self.client = AsyncClient(
+            source, schema=schema, catalog=self.catalog, clock=clock, pooled=pooled
+        )
+        listen_conninfo(self.client, direct_url)  # a bad direct_url fails here, not later
+        self.direct_url = direct_url
         self.events = EventEmitter()
         self._handlers: dict[str, Handler] = dict(handlers or {})
         self._forbidden_flags = forbidden_flags
@@ -161,7 +173,7 @@ class ZodWorker:
             poll_interval=(poll_interval or self.settings.poll_interval / 1000),
             listen=listen,
             shutdown_timeout=self.settings.shutdown_timeout_in_ms / 1000,
-            rescue_after=rescue_after,
+            rescue_after=(rescue_after or self.settings.rescue_after_in_ms / 1000),
             on_final_failure=self.settings.on_final_failure,
         )
         self.worker: Worker | None = None
@@ -286,6 +298,7 @@ class ZodWorker:
             error_handler=self._error_handler,
             clock=self._clock,
             events=self.events,
+            direct_url=self.direct_url,
         )
 
     # -- live reload -------------------------------------------------------------------
@@ -362,6 +375,7 @@ class ZodWorker:
             concurrency=self._concurrency_override or settings.concurrency,
             poll_interval=self._poll_interval_override or settings.poll_interval / 1000,
             shutdown_timeout=settings.shutdown_timeout_in_ms / 1000,
+            rescue_after=self._rescue_after_override or settings.rescue_after_in_ms / 1000,
             on_final_failure=settings.on_final_failure,
         )
         for queue_name, limit in self.catalog.queues.items():

@@ -46,6 +46,8 @@ declare
     v_dedupe text[];          -- the keys of unsafe_dedupe specs
     v_rows   jobs[];
     v_first  boolean := true; -- the first round also inserts the unkeyed specs
+    v_all    boolean := true; -- v_left is still every key of the batch (nothing stored yet)
+    v_stored integer;         -- keyed rows a statement stored
 begin
     select m into v_bad from unnest(add_jobs.modes) as m
      where not job_key_mode_valid(m) limit 1;
@@ -86,8 +88,7 @@ begin
         v_dedupe := array(
             select k from unnest(add_jobs.job_keys, add_jobs.modes) as s(k, m)
              where k is not null and m = 'unsafe_dedupe');
-        v_left := array(
-            select k from unnest(add_jobs.job_keys) as k where k is not null order by k);
+        v_left := array(select k from unnest(add_jobs.job_keys) as k where k is not null);
 
         loop
             if cardinality(v_left) > 0 then
@@ -105,7 +106,8 @@ begin
                                   add_jobs.priorities, add_jobs.flags, add_jobs.modes)
                            as s(identifier, payload, queue_name, run_at, max_attempts, job_key,
                                 priority, flags, mode)
-                     where s.job_key = any(v_left) and s.mode is distinct from 'unsafe_dedupe'
+                     where ((v_all and s.job_key is not null) or s.job_key = any(v_left))
+                       and s.mode is distinct from 'unsafe_dedupe'
                 ), updated as (
                     update jobs
                        set task_identifier = case when jobs.is_available then s.identifier
@@ -133,7 +135,7 @@ begin
                            key = case when jobs.is_available then jobs.key end,
                            updated_at = pg_catalog.now()
                       from specs s
-                     where jobs.key = any(v_left) and jobs.key = s.job_key
+                     where jobs.key = s.job_key
                     returning jobs.*
                 )
                 select coalesce(array_agg(u), '{}') into v_rows
@@ -143,6 +145,7 @@ begin
                     v_left := array(select k from unnest(v_left) as k
                                      except select (r).key from unnest(v_rows) as r
                                      order by 1);
+                    v_all := false;
                 end if;
             end if;
 
@@ -160,18 +163,25 @@ begin
                               add_jobs.priorities, add_jobs.flags) with ordinality
                        as s(identifier, payload, queue_name, run_at, max_attempts, job_key,
                             priority, flags, ord)
-                 where (v_first and s.job_key is null) or s.job_key = any(v_left)
+                 where (v_first and s.job_key is null) or (v_all and s.job_key is not null)
+                    or s.job_key = any(v_left)
                  order by s.ord
                 on conflict (key) do update
                     set revision = jobs.revision + 1, updated_at = pg_catalog.now()
                     where excluded.key = any(v_dedupe)
                 returning *
             )
-            select coalesce(array_agg(a), '{}') into v_rows from added as a;
+            select coalesce(array_agg(a), '{}'), count(a.key) into v_rows, v_stored
+              from added as a;
             return query select * from unnest(v_rows);
-            v_left := array(select k from unnest(v_left) as k
-                             except select (r).key from unnest(v_rows) as r
-                             order by 1);
+            if v_stored = cardinality(v_left) then
+                v_left := '{}';  -- every key stored (the keys of a batch are distinct)
+            else
+                v_left := array(select k from unnest(v_left) as k
+                                 except select (r).key from unnest(v_rows) as r
+                                 order by 1);
+            end if;
+            v_all := false;
             v_first := false;
             exit when cardinality(v_left) = 0;
         end loop;

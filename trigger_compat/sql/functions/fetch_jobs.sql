@@ -60,6 +60,8 @@ declare
     v_ids     bigint[];
     v_queue   record;
     v_running integer;
+    v_got     fetch_candidate[];  -- the jobs locked in one queue
+    v_queues  integer := 0;       -- the queues that gave jobs
     v_queued  boolean := false;
     v_heads   text[];     -- the tasks to take unqueued jobs from
     v_takes   integer[];  -- and how many from each
@@ -138,9 +140,12 @@ begin
     -- The queues with a job ready now, found by a skip scan of jobs_queue_ready_idx (one
     -- probe per queue that has available jobs: the first entry of a queue holds its
     -- earliest run_at), not by visiting every job_queues row. Each is then checked for
-    -- a ready job of the worker's tasks and flags (the LATERAL probe, ordered by
-    -- run_at with a LIMIT, so that it stays a per-queue probe of the index), and a free
-    -- place (running jobs counted on jobs_queue_running_idx).
+    -- a ready job of the worker's tasks and flags (the LATERAL probe of
+    -- jobs_queue_fetch_idx: the queue's head, in priority, run_at, id order, with a LIMIT,
+    -- so that it stays a per-queue probe of the index), and a free place (running jobs
+    -- counted on jobs_queue_running_idx). Those probes take no lock; the queues are then
+    -- visited best head first, and only until max_jobs of them gave a job: a fetch locks
+    -- a handful of queue rows and jobs however many queues are due, not all of them.
     for v_queue in
         select q.queue_name, q.concurrency
           from (with recursive heads(queue_name, run_at) as (
@@ -161,22 +166,22 @@ begin
           join job_queues q on q.queue_name = due.queue_name
                            and (v_skip_queues is null or not (q.queue_name = any(v_skip_queues)))
          cross join lateral (
-               select 1 from jobs j
+               select j.priority, j.run_at, j.id from jobs j
                 where j.queue_name = q.queue_name and j.is_available and j.run_at <= v_now
                   and (v_tasks is null or j.task_identifier = any(v_tasks))
                   and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
                   and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
-                order by j.run_at
+                order by j.priority, j.run_at, j.id
                 limit 1) as ready
          where (select count(*) from jobs r
                  where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+         order by ready.priority, ready.run_at, ready.id
            for update of q skip locked
     loop
         select count(*) into v_running from jobs j
          where j.queue_name = v_queue.queue_name and j.locked_at is not null;
         if v_running < v_queue.concurrency then
-            v_queued := true;
-            v_cands := v_cands || array(
+            v_got := array(
                 select row(j.priority, j.run_at, j.id)::fetch_candidate from jobs j
                  where j.queue_name = v_queue.queue_name and j.is_available and j.run_at <= v_now
                    and (v_tasks is null or j.task_identifier = any(v_tasks))
@@ -185,6 +190,14 @@ begin
                  order by j.priority, j.run_at, j.id
                  limit least(v_queue.concurrency - v_running, fetch_jobs.max_jobs)
                    for update skip locked);
+            if cardinality(v_got) > 0 then
+                v_queued := true;
+                v_cands := v_cands || v_got;
+                v_queues := v_queues + 1;
+                -- The queues come best head first: the best max_jobs queued jobs are all in
+                -- the first max_jobs queues that give one, so the rest need no lock.
+                exit when v_queues >= fetch_jobs.max_jobs;
+            end if;
         end if;
     end loop;
 
