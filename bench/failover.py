@@ -87,6 +87,12 @@ def main() -> None:
     parser.add_argument("--before-kill", type=int, default=500)
     parser.add_argument("--after-kill", type=int, default=200)
     parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument(
+        "--promote-delay",
+        type=float,
+        default=0.0,
+        help="seconds from the kill to the promotion (a failover manager's detection time)",
+    )
     args = parser.parse_args()
     found = find_binaries()
     if found is None:
@@ -106,6 +112,7 @@ def main() -> None:
                     after_kill=args.after_kill,
                     producers=args.producers,
                     baseline=True,
+                    promote_delay=args.promote_delay,
                 )
             finally:
                 cluster.stop()

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ select 'task_' || (i %% 20),
   from generate_series(1, %(n)s) as i
 """
 
-FILL_016_TASKS = "insert into {tasks} (identifier) select 'task_' || i from generate_series(0, 19) i"
-FILL_016_QUEUES = "insert into {queues} (queue_name) select 'queue_' || i from generate_series(0, 49) i"
+FILL_016_TASKS = (
+    "insert into {tasks} (identifier) select 'task_' || i from generate_series(0, 19) i"
+)
+FILL_016_QUEUES = (
+    "insert into {queues} (queue_name) select 'queue_' || i from generate_series(0, 49) i"
+)
 FILL_016 = """
 insert into {jobs} (task_id, job_queue_id, payload, priority, run_at, max_attempts, key)
 select t.id, q.id,
@@ -90,7 +95,9 @@ def graphile_migrate(url: str, version: str, schema: str) -> None:
     )
 
 
-def fill(conn: psycopg.Connection[Any], version: str, schema: str, n: int, queued: int, keyed: int) -> None:
+def fill(
+    conn: psycopg.Connection[Any], version: str, schema: str, n: int, queued: int, keyed: int
+) -> None:
     params = {"n": n, "queued": queued, "keyed": keyed}
     if version == "0.13":
         conn.execute(sql.SQL(FILL_013).format(jobs=sql.Identifier(schema, "jobs")), params)
@@ -103,7 +110,11 @@ def fill(conn: psycopg.Connection[Any], version: str, schema: str, n: int, queue
         conn.execute(sql.SQL(FILL_016_TASKS).format(**names))
         conn.execute(sql.SQL(FILL_016_QUEUES).format(**names))
         conn.execute(sql.SQL(FILL_016).format(**names), params)
-    conn.execute(sql.SQL("vacuum analyze {}").format(sql.Identifier(schema, "jobs" if version == "0.13" else "_private_jobs")))
+    conn.execute(
+        sql.SQL("vacuum analyze {}").format(
+            sql.Identifier(schema, "jobs" if version == "0.13" else "_private_jobs")
+        )
+    )
 
 
 def raw_move(conn: psycopg.Connection[Any], version: str, graphile: str, target: str) -> float:
@@ -115,9 +126,17 @@ def raw_move(conn: psycopg.Connection[Any], version: str, graphile: str, target:
     }
     started = time.perf_counter()
     with conn.transaction():
+        conn.execute("set local work_mem = '256MB'")  # as the import sets for itself
         conn.execute(sql.SQL(RAW_013 if version == "0.13" else RAW_016).format(**names))
         conn.execute(sql.SQL("delete from {jobs}").format(**names))
     return time.perf_counter() - started
+
+
+def _progress(started: float) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        print(f"  {time.perf_counter() - started:6.1f} s  {line}", file=sys.stderr)
+
+    return say
 
 
 def main() -> None:
@@ -147,14 +166,16 @@ def main() -> None:
                 for g in (g1, g2):
                     fill(conn, version, g, args.jobs, queued, keyed)
                 filled = time.perf_counter() - started
-                print(f"{version}: filled 2 x {args.jobs:,} jobs in {filled:.1f} s", file=sys.stderr)
+                print(
+                    f"{version}: filled 2 x {args.jobs:,} jobs in {filled:.1f} s", file=sys.stderr
+                )
                 raw = raw_move(conn, version, g2, t2)
             started = time.perf_counter()
             report = import_jobs(
                 url,
                 from_schema=g1,
                 schema=t1,
-                progress=lambda line: print(f"  {time.perf_counter() - started:6.1f} s  {line}", file=sys.stderr),
+                progress=_progress(started),
             )
             took = time.perf_counter() - started
             assert report.moved == args.jobs, report.as_dict()
@@ -163,7 +184,9 @@ def main() -> None:
         finally:
             with psycopg.connect(url, autocommit=True) as conn:
                 for s in (g1, g2, t1, t2):
-                    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(s)))
+                    conn.execute(
+                        sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(s))
+                    )
     print(f"\n{args.jobs:,} pending jobs, {args.queued:.0%} queued, {args.keyed:.0%} keyed\n")
     print("| graphile-worker | move | seconds | jobs/s |")
     print("|---|---|---:|---:|")

@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ import psycopg
 from psycopg import sql
 
 from trigger_compat import Client, JobSpec
+from trigger_compat.core import cron_ops
 from trigger_compat.core.sqlfiles import queries_for
 from trigger_compat.testing.server import start_embedded_server
 
@@ -131,6 +133,11 @@ def main() -> None:
     )
     ap.add_argument("--calls", type=int, default=200, help="fetches timed per point of --queues")
     ap.add_argument(
+        "--queue-gc",
+        action="store_true",
+        help="only the cost to add_job/add_jobs of collecting empty queue rows beside them",
+    )
+    ap.add_argument(
         "--status-rows",
         type=int,
         default=0,
@@ -155,6 +162,10 @@ def main() -> None:
         )
         if args.status_rows:
             status_only(url, db, args.status_rows, args.status_schema, args.runs)
+            print(f"\ntotal {time.perf_counter() - started:.0f} s; load average after: {load()}")
+            return
+        if args.queue_gc:
+            queue_gc_cost(url, db, args.runs, args.quick)
             print(f"\ntotal {time.perf_counter() - started:.0f} s; load average after: {load()}")
             return
         if args.queues:
@@ -443,19 +454,29 @@ def status_only(
                 out = done.stdout
             results[mode] = (statistics.median(times), json.loads(out))
         est, exact = results["estimated"][1], results["exact"][1]
-        print(f"\n`trigger-compat status` on {rows:,} jobs (median of {runs}; start-up alone "
-              f"{startup:.2f} s)")
+        print(
+            f"\n`trigger-compat status` on {rows:,} jobs (median of {runs}; start-up alone "
+            f"{startup:.2f} s)"
+        )
         headers = ["figure", "status", "status --exact", "estimated/exact", "exact in status?"]
-        cells = [["command time", f"{results['estimated'][0]:.2f} s",
-                  f"{results['exact'][0]:.2f} s", "", ""]]
+        cells = [
+            [
+                "command time",
+                f"{results['estimated'][0]:.2f} s",
+                f"{results['exact'][0]:.2f} s",
+                "",
+                "",
+            ]
+        ]
         for state in (*JOB_STATES_BENCH, "total"):
             e, x = est["totals"][state], exact["totals"][state]
             ratio = f"{e / x:.3f}" if x else ("1.000" if e == 0 else "inf")
             label = "estimate" if state in est["estimated"] else "exact"
             cells.append([state, f"{e:,}", f"{x:,}", ratio, label])
         print_cells(headers, cells)
-        print(f"  sample: {est['sample_percent']}% of pages; planner's rows: "
-              f"{est['rows_estimate']:,}")
+        print(
+            f"  sample: {est['sample_percent']}% of pages; planner's rows: {est['rows_estimate']:,}"
+        )
         goal = results["estimated"][0] < 1.0
         print(f"  goal (status under 1 s on {rows:,} jobs): {'met' if goal else 'missed'}")
     finally:
@@ -490,10 +511,18 @@ def queue_curve(url: str, db: psycopg.Connection[Any], counts: list[int], calls:
     floor: lock and delete one ready job by its primary key."""
     side = Side(url, "queues")
     try:
-        print("\nfetch_jobs(max_jobs=1) + complete_jobs, per call (median of "
-              f"{calls} calls), by number of named queues")
-        headers = ["queues", "all due: fetch", "p90", "10 due + empty rows: fetch", "p90",
-                   "raw SQL floor"]
+        print(
+            "\nfetch_jobs(max_jobs=1) + complete_jobs, per call (median of "
+            f"{calls} calls), by number of named queues"
+        )
+        headers = [
+            "queues",
+            "all due: fetch",
+            "p90",
+            "10 due + empty rows: fetch",
+            "p90",
+            "raw SQL floor",
+        ]
         cells: list[list[str]] = []
         for n in counts:
             row = [f"{n:,}"]
@@ -545,6 +574,109 @@ def print_cells(headers: list[str], cells: list[list[str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for c in cells:
         print("  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)))
+
+
+# -- --queue-gc: what collecting empty queue rows costs adds ----------------------------
+
+FK = (
+    "alter table {s}.jobs add foreign key (queue_name) references {s}.job_queues on delete restrict"
+)
+
+
+def queue_gc_cost(url: str, db: psycopg.Connection[Any], runs: int, quick: bool) -> None:
+    """add_job (one new queue per job, as one queue per delivery) and add_jobs (batches of
+    1,000 jobs in 1,000 new queues): with nothing else running, with collect_job_queues
+    looping beside them (50,000 empty queue rows to delete, 1,000 a call), and, for
+    comparison, with a foreign key from jobs to job_queues instead (ON DELETE RESTRICT, the
+    database's own guard)."""
+    single = 500 if quick else 2_000
+    batched = 5_000 if quick else 20_000
+    sides = {name: Side(url, f"gc_{name}") for name in ("plain", "collecting", "fk")}
+    db.execute(sql.SQL(FK).format(s=sides["fk"].ident))
+    stop = threading.Event()
+    collected = [0, 0]  # rows deleted, calls
+
+    def collector() -> None:
+        c = sides["collecting"].client
+        while not stop.is_set():
+            n = c.execute(cron_ops.collect_job_queues(1_000))
+            collected[0] += max(n, 0)
+            collected[1] += 1
+
+    def refill(side: Side) -> None:
+        db.execute(sql.SQL("truncate {}.jobs, {}.job_queues").format(side.ident, side.ident))
+        if side is sides["collecting"]:
+            db.execute(
+                sql.SQL(
+                    "insert into {}.job_queues (queue_name) "
+                    "select 'empty:' || g from generate_series(1, 50000) g"
+                ).format(side.ident)
+            )
+        db.execute(sql.SQL("vacuum analyze {}.job_queues").format(side.ident))
+
+    def add_single(side: Side, run: int) -> float:
+        c = Client(url, schema=side.schema, pool_size=1)
+        try:
+            c.add_job(TASK, {"warm": True}, queue_name="warm")
+            t = time.perf_counter()
+            for i in range(single):
+                c.add_job(TASK, {"i": i}, queue_name=f"delivery:{run}:{i}")
+            return time.perf_counter() - t
+        finally:
+            c.close()
+
+    def add_batches(side: Side, run: int) -> float:
+        c = Client(url, schema=side.schema, pool_size=1)
+        try:
+            t = time.perf_counter()
+            for b in range(0, batched, BATCH):
+                c.add_jobs(
+                    [
+                        JobSpec(identifier=TASK, payload={"i": i}, queue_name=f"d:{run}:{i}")
+                        for i in range(b, b + BATCH)
+                    ]
+                )
+            return time.perf_counter() - t
+        finally:
+            c.close()
+
+    results: dict[tuple[str, str], list[float]] = {}
+    try:
+        for workload, fn, jobs in (
+            (f"add_job, new queue each × {single:,}", add_single, single),
+            (f"add_jobs {batched:,}, batches of {BATCH:,}, new queues", add_batches, batched),
+        ):
+            for run in range(runs):
+                order = list(sides) if run % 2 == 0 else list(reversed(list(sides)))
+                for name in order:
+                    side = sides[name]
+                    refill(side)
+                    if name == "collecting":
+                        stop.clear()
+                        thread = threading.Thread(target=collector)
+                        thread.start()
+                    try:
+                        seconds = fn(side, run)
+                    finally:
+                        stop.set()
+                        if name == "collecting":
+                            thread.join()
+                    results.setdefault((workload, name), []).append(jobs / seconds)
+            print(f"  done: {workload}", flush=True)
+        headers = ["workload", "plain", "GC looping beside", "ratio", "FK instead", "ratio"]
+        cells = []
+        for workload in dict.fromkeys(w for w, _ in results):
+            p, g, f = (statistics.median(results[(workload, n)]) for n in sides)
+            cells.append(
+                [workload, f"{p:,.0f} jobs/s", f"{g:,.0f} jobs/s", f"{g / p:.2f}×",
+                 f"{f:,.0f} jobs/s", f"{f / p:.2f}×"]
+            )  # fmt: skip
+        print_cells(headers, cells)
+        print(f"  the collector deleted {collected[0]:,} rows in {collected[1]:,} calls")
+    finally:
+        for side in sides.values():
+            side.client.close()
+            db.execute(sql.SQL("drop schema if exists {} cascade").format(side.ident))
 
 
 if __name__ == "__main__":

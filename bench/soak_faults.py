@@ -13,7 +13,7 @@ while the database is away) for ``--minutes``, then waits until every job is don
 
 * a worker process SIGKILLed every 2 minutes (first at 1:00) and a new one started;
 * every connection of one worker terminated (``pg_terminate_backend``) every 5 minutes (first
-  at 2:30);
+  at 3:30);
 * the database restarted every 15 minutes (first at 7:30), ``-m fast`` and ``-m immediate``
   (crash recovery) in turn.
 
@@ -171,11 +171,12 @@ class Result:
 
 
 def schedule(seconds: float) -> list[tuple[float, str]]:
-    """The faults of a run of ``seconds``: (offset, kind), by offset."""
+    """The faults of a run of ``seconds``: (offset, kind), by offset. No two at once: a
+    SIGKILL on odd minutes, a terminate at 3:30 + 5k minutes, a restart at 7:30 + 15k."""
     plan: list[tuple[float, str]] = []
     for first, every, kind in (
         (60, 120, "sigkill"),
-        (150, 300, "terminate"),
+        (210, 300, "terminate"),
         (450, 900, "restart"),
     ):
         t = float(first)
@@ -217,7 +218,9 @@ Event = tuple[str, int, float, int]  # (S or E, attempt, time, pid)
 
 
 class SoakRun:
-    """One run: ``restart(mode)`` restarts the database (None: no restart possible)."""
+    """One run: ``restart(mode)`` restarts the database (None: no restart possible);
+    ``plan``: the faults, (seconds from the start, kind), kind one of sigkill, terminate,
+    restart (fast and immediate in turn), restart-fast, restart-immediate."""
 
     def __init__(
         self,
@@ -253,6 +256,7 @@ class SoakRun:
         self.faults: list[Fault] = []
         self.samples: list[tuple[float, int | None, int | None]] = []  # (time, dead, size)
         self.incarnation = 0
+        self.ready: set[int] = set()
         self.producer_errors = 0
         self.late_calls = 0
         self.unexpected: list[str] = []
@@ -261,7 +265,8 @@ class SoakRun:
 
     # -- processes ----------------------------------------------------------------------
 
-    def spawn(self) -> None:
+    def spawn(self) -> subprocess.Popen[str]:
+        """Start a worker process (it says "ready" once its worker runs: see ``live``)."""
         self.incarnation += 1
         app = f"{self.app}_{self.incarnation}"
         url = psycopg.conninfo.make_conninfo(self.url, application_name=app)
@@ -282,16 +287,21 @@ class SoakRun:
             text=True,
         )
         log.close()
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if line != "ready":
-            proc.kill()
-            raise RuntimeError(f"worker {self.incarnation} did not start: {line!r}")
         (self.run_dir / f"w{self.incarnation}.pid").write_text(str(proc.pid))
         self.procs[proc.pid] = (proc, app)
 
+        def wait_ready() -> None:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() == "ready":
+                self.ready.add(proc.pid)
+
+        threading.Thread(target=wait_ready, daemon=True).start()
+        return proc
+
     def live(self) -> list[int]:
-        return sorted(pid for pid, (p, _) in self.procs.items() if p.poll() is None)
+        """The running workers (those whose worker runs, when there are any)."""
+        alive = sorted(pid for pid, (p, _) in self.procs.items() if p.poll() is None)
+        return [pid for pid in alive if pid in self.ready] or alive
 
     def tend(self) -> None:
         """Replace a worker that died without being killed here (counted as unexpected)."""
@@ -324,10 +334,10 @@ class SoakRun:
                 [app],
             )
             self.faults.append(Fault(at, kind, pid, f"{len(found)} connection(s)"))
-        elif kind == "restart":
+        elif kind.startswith("restart"):
             if self.restart is None:
                 return
-            mode = "fast" if restarts % 2 == 0 else "immediate"
+            mode = kind.partition("-")[2] or ("fast" if restarts % 2 == 0 else "immediate")
             at = time.time()
             self.restart(mode)
             self.faults.append(Fault(at, f"restart-{mode}", None, f"{time.time() - at:.1f} s"))
@@ -381,8 +391,13 @@ class SoakRun:
     def __enter__(self) -> SoakRun:
         with Client(self.url, schema=self.schema) as client:
             client.migrate()
-        for _ in range(self.processes):
-            self.spawn()
+        procs = [self.spawn() for _ in range(self.processes)]
+        end = time.monotonic() + 120
+        while not all(p.pid in self.ready for p in procs):
+            if time.monotonic() > end or any(p.poll() is not None for p in procs):
+                self.__exit__()
+                raise RuntimeError(f"the workers did not start; see {self.run_dir}/w*.err")
+            time.sleep(0.05)  # until every worker runs
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -415,7 +430,7 @@ class SoakRun:
             if pending and now >= start + pending[0][0]:
                 kind = pending.pop(0)[1]
                 self.fault(kind, restarts)
-                restarts += kind == "restart"
+                restarts += kind.startswith("restart")
                 continue
             if now >= next_sample:
                 self.sample()
@@ -544,7 +559,7 @@ class SoakRun:
                 p.twice_mid += 1
             else:
                 p.twice_unexplained += 1
-            entry = {"job": job_id, "verdict": verdict, "runs": starts}
+            entry = {"job": job_id, "verdict": verdict, "runs": events}
             result.twice.append(entry)
             if verdict == "unexplained":
                 result.unexplained.append(entry)

@@ -45,6 +45,7 @@ PHRASES: list[tuple[str, str]] = [
     ("async with ", "with "),
     ("async for ", "for "),
     ("async def ", "def "),
+    ("await asyncio.sleep(", "time.sleep("),
     ("await ", ""),
     ("__aenter__", "__enter__"),
     ("__aexit__", "__exit__"),

@@ -7,11 +7,12 @@ the two clients differ only in I/O.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from os import PathLike
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -20,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import tracing
 from .core import ops
+from .core.backoff import backoff_delay
 from .core.dberrors import translate
 from .core.dsn import split_pooled
 from .core.jobs import (
@@ -60,6 +62,43 @@ Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 # PL/pgSQL RETURN QUERY whose caller's plan expects the old row). A fresh plan fixes both.
 STALE_PLAN_SQLSTATES = frozenset({"0A000", "42804"})
 
+# How long a statement of migrate() waits for a table lock before its transaction is rolled
+# back and tried again (a PostgreSQL interval), and for how long it is tried again.
+MIGRATE_LOCK_TIMEOUT = "2s"
+MIGRATE_LOCK_DEADLINE_S = 120.0
+
+
+# psycopg_pool retries a failed connection attempt 1 s later, growing after that: after a
+# failover (the primary gone, a standby promoted moments later) a pool would resume up to a
+# second or more after the new primary accepts connections. The client's pool connections
+# retry within the attempt first, at most RECONNECT_MAX_DELAY apart, for up to
+# RECONNECT_WINDOW seconds (not once the pool is closing); only then does the pool's own
+# backoff start.
+RECONNECT_WINDOW = 30.0
+RECONNECT_MAX_DELAY = 0.5
+
+
+def _pool_connection_class(closing: Callable[[], bool]) -> type[psycopg.AsyncConnection[Any]]:
+    """The connection class of a client's own pool: connecting retries (see above) until
+    ``closing()``."""
+
+    class PoolConnection(psycopg.AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+            end = time.monotonic() + RECONNECT_WINDOW
+            errors = 0
+            while True:
+                try:
+                    return await super().connect(conninfo, **kwargs)
+                except psycopg.OperationalError:
+                    errors += 1
+                    delay = backoff_delay(errors, base=0.025, cap=RECONNECT_MAX_DELAY)
+                    if closing() or time.monotonic() + delay > end:
+                        raise
+                    await asyncio.sleep(delay)
+
+    return PoolConnection
+
 
 class AsyncClient:
     """Adds, fetches and settles jobs in one PostgreSQL schema.
@@ -83,6 +122,9 @@ class AsyncClient:
     it), and a worker built on this client takes its LISTEN connection from its own
     ``direct_url`` only. ``None`` (the default) reads it from the URL: ``?pgbouncer=true``, as
     trigger.dev's ``DATABASE_URL`` wrote it (the parameter is removed before connecting).
+
+    ``pool_size`` bounds the connections the client opens itself; more concurrent calls wait
+    for one, each for up to ``pool_timeout`` seconds (then :class:`DatabaseUnavailableError`).
     """
 
     def __init__(
@@ -96,6 +138,7 @@ class AsyncClient:
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
         pooled: bool | None = None,
+        pool_timeout: float = 30.0,
     ) -> None:
         self.catalog: Catalog | None = None
         if catalog is not None:
@@ -115,6 +158,7 @@ class AsyncClient:
         self._lock = asyncio.Lock()
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
         self.max_payload_bytes = check_max_payload_bytes(max_payload_bytes)
         marked = False
         if isinstance(database, str):
@@ -151,6 +195,9 @@ class AsyncClient:
                     min_size=1,
                     max_size=max(1, self._pool_size),
                     kwargs=kwargs,
+                    connection_class=_pool_connection_class(
+                        lambda: self._pool is None or self._pool.closed
+                    ),
                     open=False,
                 )
                 await self._pool.open(wait=True, timeout=self._connect_timeout)
@@ -168,7 +215,7 @@ class AsyncClient:
                 yield self._conn
         else:
             pool = self._pool or await self._open_pool()
-            async with pool.connection() as conn:
+            async with pool.connection(timeout=self._pool_timeout) as conn:
                 yield conn
 
     @contextmanager
@@ -300,39 +347,63 @@ class AsyncClient:
         then, in the last of those transactions, the SQL functions whose file changed (see
         :mod:`trigger_compat.core.migrations`).
 
-        Safe to run from several processes at once. Returns the versions applied by this call.
-        Raises :class:`SchemaAheadError` when the database knows migrations this code does not.
+        Safe to run from several processes at once, and while workers run: a statement that
+        waits for a table lock (a long transaction holds the table) gives up after
+        :data:`MIGRATE_LOCK_TIMEOUT` (every worker's statement on that table would queue
+        behind it meanwhile) and its transaction is tried again, until
+        :data:`MIGRATE_LOCK_DEADLINE_S`; then :class:`TransactionConflictError`. Returns the
+        versions applied by this call. Raises :class:`SchemaAheadError` when the database
+        knows migrations this code does not.
         """
         applied: list[int] = []
+        deadline = time.monotonic() + MIGRATE_LOCK_DEADLINE_S
+        tries = 0
         with self._errors():
             async with self._connection(None) as conn:
                 while True:
-                    async with conn.transaction(), conn.cursor() as cur:
-                        await cur.execute(
-                            self._sql["migrate_lock"],
-                            {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
-                            prepare=self._prepare,
-                        )
-                        await cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
-                        await cur.execute(
-                            self._sql["admin_applied_migrations"], {}, prepare=self._prepare
-                        )
-                        todo = pending(self.schema, (row[0] for row in await cur.fetchall()))
-                        step = next_step(todo)
-                        await cur.execute(
-                            self._sql["migrate_search_path"], {}, prepare=self._prepare
-                        )
-                        for migration in step:
-                            await cur.execute(migration.sql, prepare=self._prepare)
-                            await cur.execute(
-                                self._sql["migrate_record"],
-                                {"version": migration.version, "name": migration.name},
-                                prepare=self._prepare,
-                            )
-                            applied.append(migration.version)
-                        if len(step) == len(todo):
-                            await self._migrate_functions(conn)
-                            return applied
+                    try:
+                        step, done = await self._migrate_step(conn)
+                    except psycopg.errors.LockNotAvailable:
+                        tries += 1
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(backoff_delay(tries, cap=2.0))
+                        continue
+                    applied += step
+                    if done:
+                        return applied
+
+    async def _migrate_step(self, conn: psycopg.AsyncConnection[Any]) -> tuple[list[int], bool]:
+        """One transaction of :meth:`migrate`: the next pending migration (with its group),
+        and the function step when nothing else is pending. Returns the versions it applied
+        and whether it was the last."""
+        async with conn.transaction(), conn.cursor() as cur:
+            await cur.execute(
+                self._sql["migrate_lock"],
+                {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                prepare=self._prepare,
+            )
+            await cur.execute(
+                self._sql["migrate_lock_timeout"],
+                {"timeout": MIGRATE_LOCK_TIMEOUT},
+                prepare=self._prepare,
+            )
+            await cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
+            await cur.execute(self._sql["admin_applied_migrations"], {}, prepare=self._prepare)
+            todo = pending(self.schema, (row[0] for row in await cur.fetchall()))
+            step = next_step(todo)
+            await cur.execute(self._sql["migrate_search_path"], {}, prepare=self._prepare)
+            for migration in step:
+                await cur.execute(migration.sql, prepare=self._prepare)
+                await cur.execute(
+                    self._sql["migrate_record"],
+                    {"version": migration.version, "name": migration.name},
+                    prepare=self._prepare,
+                )
+            last = len(step) == len(todo)
+            if last:
+                await self._migrate_functions(conn)
+        return [m.version for m in step], last
 
     async def _migrate_functions(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """The function step of :meth:`migrate`, in its transaction: see

@@ -9,11 +9,12 @@ the two clients differ only in I/O.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from os import PathLike
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -22,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from . import tracing
 from .core import ops
+from .core.backoff import backoff_delay
 from .core.dberrors import translate
 from .core.dsn import split_pooled
 from .core.jobs import (
@@ -62,6 +64,43 @@ Options: TypeAlias = "JobOptions | Mapping[str, Any] | None"
 # PL/pgSQL RETURN QUERY whose caller's plan expects the old row). A fresh plan fixes both.
 STALE_PLAN_SQLSTATES = frozenset({"0A000", "42804"})
 
+# How long a statement of migrate() waits for a table lock before its transaction is rolled
+# back and tried again (a PostgreSQL interval), and for how long it is tried again.
+MIGRATE_LOCK_TIMEOUT = "2s"
+MIGRATE_LOCK_DEADLINE_S = 120.0
+
+
+# psycopg_pool retries a failed connection attempt 1 s later, growing after that: after a
+# failover (the primary gone, a standby promoted moments later) a pool would resume up to a
+# second or more after the new primary accepts connections. The client's pool connections
+# retry within the attempt first, at most RECONNECT_MAX_DELAY apart, for up to
+# RECONNECT_WINDOW seconds (not once the pool is closing); only then does the pool's own
+# backoff start.
+RECONNECT_WINDOW = 30.0
+RECONNECT_MAX_DELAY = 0.5
+
+
+def _pool_connection_class(closing: Callable[[], bool]) -> type[psycopg.Connection[Any]]:
+    """The connection class of a client's own pool: connecting retries (see above) until
+    ``closing()``."""
+
+    class PoolConnection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+            end = time.monotonic() + RECONNECT_WINDOW
+            errors = 0
+            while True:
+                try:
+                    return super().connect(conninfo, **kwargs)
+                except psycopg.OperationalError:
+                    errors += 1
+                    delay = backoff_delay(errors, base=0.025, cap=RECONNECT_MAX_DELAY)
+                    if closing() or time.monotonic() + delay > end:
+                        raise
+                    time.sleep(delay)
+
+    return PoolConnection
+
 
 class Client:
     """Adds, fetches and settles jobs in one PostgreSQL schema.
@@ -85,6 +124,9 @@ class Client:
     it), and a worker built on this client takes its LISTEN connection from its own
     ``direct_url`` only. ``None`` (the default) reads it from the URL: ``?pgbouncer=true``, as
     trigger.dev's ``DATABASE_URL`` wrote it (the parameter is removed before connecting).
+
+    ``pool_size`` bounds the connections the client opens itself; more concurrent calls wait
+    for one, each for up to ``pool_timeout`` seconds (then :class:`DatabaseUnavailableError`).
     """
 
     def __init__(
@@ -98,6 +140,7 @@ class Client:
         connect_timeout: float = 10.0,
         max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
         pooled: bool | None = None,
+        pool_timeout: float = 30.0,
     ) -> None:
         self.catalog: Catalog | None = None
         if catalog is not None:
@@ -117,6 +160,7 @@ class Client:
         self._lock = threading.Lock()
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
         self.max_payload_bytes = check_max_payload_bytes(max_payload_bytes)
         marked = False
         if isinstance(database, str):
@@ -151,6 +195,9 @@ class Client:
                     min_size=1,
                     max_size=max(1, self._pool_size),
                     kwargs=kwargs,
+                    connection_class=_pool_connection_class(
+                        lambda: self._pool is None or self._pool.closed
+                    ),
                     open=False,
                 )
                 self._pool.open(wait=True, timeout=self._connect_timeout)
@@ -166,7 +213,7 @@ class Client:
                 yield self._conn
         else:
             pool = self._pool or self._open_pool()
-            with pool.connection() as conn:
+            with pool.connection(timeout=self._pool_timeout) as conn:
                 yield conn
 
     @contextmanager
@@ -296,37 +343,63 @@ class Client:
         then, in the last of those transactions, the SQL functions whose file changed (see
         :mod:`trigger_compat.core.migrations`).
 
-        Safe to run from several processes at once. Returns the versions applied by this call.
-        Raises :class:`SchemaAheadError` when the database knows migrations this code does not.
+        Safe to run from several processes at once, and while workers run: a statement that
+        waits for a table lock (a long transaction holds the table) gives up after
+        :data:`MIGRATE_LOCK_TIMEOUT` (every worker's statement on that table would queue
+        behind it meanwhile) and its transaction is tried again, until
+        :data:`MIGRATE_LOCK_DEADLINE_S`; then :class:`TransactionConflictError`. Returns the
+        versions applied by this call. Raises :class:`SchemaAheadError` when the database
+        knows migrations this code does not.
         """
         applied: list[int] = []
+        deadline = time.monotonic() + MIGRATE_LOCK_DEADLINE_S
+        tries = 0
         with self._errors():
             with self._connection(None) as conn:
                 while True:
-                    with conn.transaction(), conn.cursor() as cur:
-                        cur.execute(
-                            self._sql["migrate_lock"],
-                            {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
-                            prepare=self._prepare,
-                        )
-                        cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
-                        cur.execute(
-                            self._sql["admin_applied_migrations"], {}, prepare=self._prepare
-                        )
-                        todo = pending(self.schema, (row[0] for row in cur.fetchall()))
-                        step = next_step(todo)
-                        cur.execute(self._sql["migrate_search_path"], {}, prepare=self._prepare)
-                        for migration in step:
-                            cur.execute(migration.sql, prepare=self._prepare)
-                            cur.execute(
-                                self._sql["migrate_record"],
-                                {"version": migration.version, "name": migration.name},
-                                prepare=self._prepare,
-                            )
-                            applied.append(migration.version)
-                        if len(step) == len(todo):
-                            self._migrate_functions(conn)
-                            return applied
+                    try:
+                        step, done = self._migrate_step(conn)
+                    except psycopg.errors.LockNotAvailable:
+                        tries += 1
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(backoff_delay(tries, cap=2.0))
+                        continue
+                    applied += step
+                    if done:
+                        return applied
+
+    def _migrate_step(self, conn: psycopg.Connection[Any]) -> tuple[list[int], bool]:
+        """One transaction of :meth:`migrate`: the next pending migration (with its group),
+        and the function step when nothing else is pending. Returns the versions it applied
+        and whether it was the last."""
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                self._sql["migrate_lock"],
+                {"schema_name": self.schema, "lock_class": MIGRATION_LOCK_CLASS},
+                prepare=self._prepare,
+            )
+            cur.execute(
+                self._sql["migrate_lock_timeout"],
+                {"timeout": MIGRATE_LOCK_TIMEOUT},
+                prepare=self._prepare,
+            )
+            cur.execute(self._sql["migrate_bootstrap"], {}, prepare=self._prepare)
+            cur.execute(self._sql["admin_applied_migrations"], {}, prepare=self._prepare)
+            todo = pending(self.schema, (row[0] for row in cur.fetchall()))
+            step = next_step(todo)
+            cur.execute(self._sql["migrate_search_path"], {}, prepare=self._prepare)
+            for migration in step:
+                cur.execute(migration.sql, prepare=self._prepare)
+                cur.execute(
+                    self._sql["migrate_record"],
+                    {"version": migration.version, "name": migration.name},
+                    prepare=self._prepare,
+                )
+            last = len(step) == len(todo)
+            if last:
+                self._migrate_functions(conn)
+        return [m.version for m in step], last
 
     def _migrate_functions(self, conn: psycopg.Connection[Any]) -> None:
         """The function step of :meth:`migrate`, in its transaction: see

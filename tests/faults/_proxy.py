@@ -15,7 +15,8 @@ PIPE_CHUNK = 65536
 
 class DropProxy:
     """Forwards 127.0.0.1:``port`` to the server of ``conninfo`` (TCP or Unix socket);
-    :meth:`drop_all` aborts every open connection, as a network failure would."""
+    :meth:`drop_all` aborts every open connection, as a network failure would; :meth:`cut`
+    also refuses new ones until :meth:`restore` (a network outage)."""
 
     def __init__(self, conninfo: str) -> None:
         params = psycopg.conninfo.conninfo_to_dict(conninfo)
@@ -28,6 +29,7 @@ class DropProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
         self.connections = 0
+        self.refusing = False
 
     def __enter__(self) -> DropProxy:
         self._thread.start()
@@ -60,6 +62,14 @@ class DropProxy:
 
         return int(self._call(drop()))
 
+    def cut(self) -> int:
+        """Refuse every new connection and abort the open ones."""
+        self.refusing = True
+        return self.drop_all()
+
+    def restore(self) -> None:
+        self.refusing = False
+
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
 
@@ -69,6 +79,9 @@ class DropProxy:
         return await asyncio.open_connection(self._host, self._port)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await self._open_upstream()
         except OSError:

@@ -6,6 +6,11 @@ module). Every row that comes back is checked against ZodWorker's job-row schema
 the job-key matrix through the face gives the rows Client.add_job gives; a Python worker runs
 what the face enqueued; a producer role can call the face and nothing else; uninstall leaves
 the trigger-compat schema as it was.
+
+graphile-worker's makeWorkerUtils() runs its migrations on its schema before anything else (in
+0.13 and 0.16), so it cannot be pointed at a face; graphile's addJob is used through the helper
+WorkerUtils.addJob is made of, and the other WorkerUtils methods through their statements (see
+face_driver.js). Neither version's WorkerUtils has removeJob.
 """
 
 from __future__ import annotations
@@ -254,6 +259,16 @@ def test_zodworker_enqueue_and_dequeue_through_the_face(
         "parse"
     ]["ok"]
 
+    # Bad input is refused as trigger-compat refuses it, and nothing is stored.
+    count = len(jobs_of(db, client.schema))
+    bad_mode = node.call(
+        "zw_add", schema=face, shape=shape, params=["t", "{}", *[None] * 3, "k", None, None, "x"]
+    )
+    too_long = node.call("zw_add", schema=face, shape=shape, params=["t" * 129, *[None] * 8])
+    assert (bad_mode["status"], bad_mode["code"]) == ("error", "22023")
+    assert (too_long["status"], too_long["code"]) == ("error", "23514")  # a CHECK, as 0.14+
+    assert len(jobs_of(db, client.schema)) == count
+
     # Dequeue: an unlocked job is deleted and returned.
     removed = node.ok("zw_remove", schema=face, shape=shape, jobKey="k-full")
     assert removed["parse"]["ok"]
@@ -340,6 +355,41 @@ def test_graphile_worker_utils_through_the_face(
         utils("forceUnlockWorkers", ["w-9"])
         after = client.get_job(locked.id)
         assert after is not None and after.locked_at is None and after.locked_by is None
+
+
+def test_add_jobs_takes_graphile_job_specs(
+    client: Client, db: psycopg.Connection[Any], face: str, database_url: str
+) -> None:
+    """graphile-worker 0.16's add_jobs(specs job_spec[], job_key_preserve_run_at): its JS
+    helper only came with 0.17, so the statement is SQL here."""
+    install_face(db, face, target=client.schema, shape="0.16")
+    existing = client.add_job("old", [1], job_key="batch-1", run_at=T_OLD)
+    listener = psycopg.connect(database_url, autocommit=True)
+    listener.execute(sql.SQL("listen {}").format(sql.Identifier(notify_channel(client.schema))))
+    with db.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        rows = cur.execute(
+            sql.SQL(
+                "select * from {f}.add_jobs(array[row('new', '[2]', null, %(t)s, null, 'batch-1',"
+                " null, null)::{f}.job_spec, row('other', '{{\"a\": 1}}', 'q', null, 3, null, -2,"
+                " array['x'])::{f}.job_spec], job_key_preserve_run_at => true)"
+            ).format(f=sql.Identifier(face)),
+            {"t": T_NEW},
+        ).fetchall()
+    assert [r["id"] == existing.id for r in rows] == [True, False]
+    kept, other = rows
+    assert (kept["payload"], kept["run_at"], kept["revision"]) == ([1, 2], T_OLD, 1)
+    assert kept["task_id"] == task_number(db, "new")
+    assert (other["job_queue_id"], other["max_attempts"], other["priority"], other["flags"]) == (
+        task_number(db, "q"),
+        3,
+        -2,
+        {"x": True},
+    )
+    assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == ["2"]
+    listener.close()
+    stored = {j["id"]: j for j in jobs_of(db, client.schema)}
+    assert stored[other["id"]]["task_identifier"] == "other"
+    assert stored[other["id"]]["queue_name"] == "q"
 
 
 # -- the job-key matrix: the face gives Client.add_job's rows ---------------------------------

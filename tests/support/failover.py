@@ -252,11 +252,13 @@ def run_failover(
     producers: int = 2,
     timeout: float = 60.0,
     baseline: bool = False,
+    promote_delay: float = 0.0,
 ) -> tuple[Result, float]:
     """Add jobs until ``before_kill`` were acknowledged, kill the primary, promote the standby,
     add until ``after_kill`` more were acknowledged, then wait until every acknowledged job
-    has run or the table is empty (a job the standby never received). Returns the figures and
-    the time of the kill (``time.monotonic()``)."""
+    has run or the table is empty (a job the standby never received). ``promote_delay``:
+    seconds between the kill and the promotion. Returns the figures and the time of the kill
+    (``time.monotonic()``)."""
     schema = f"failover_{uuid.uuid4().hex[:8]}"
     with Client(cluster.primary.url, schema=schema) as setup:
         setup.migrate()
@@ -275,6 +277,8 @@ def run_failover(
         _wait(lambda: len(prod.acks) >= before_kill, "jobs before the kill", timeout)
         cluster.kill_primary()
         kill_at = time.monotonic()  # every process of the primary is gone
+        if promote_delay:
+            time.sleep(promote_delay)  # a failover manager's detection time (bench only)
         cluster.promote()
         promoted_at = time.monotonic()
         _wait(

@@ -114,9 +114,7 @@ pidfile = {self.dir / "pgbouncer.pid"}
     @property
     def admin_url(self) -> str:
         """The admin console (``SHOW POOLS``, ``SHOW SERVERS``)."""
-        return make_conninfo(
-            host="127.0.0.1", port=self.port, dbname="pgbouncer", user=self.user
-        )
+        return make_conninfo(host="127.0.0.1", port=self.port, dbname="pgbouncer", user=self.user)
 
     # -- the process -----------------------------------------------------------------------
 

@@ -22,10 +22,10 @@ import psycopg
 
 from ..client import Client
 from ..core import admin_ops as ao
-from ..core import ops
+from ..core import cron_ops, ops
 from ..core.dberrors import MIGRATE_HINT, translate
 from ..core.dsn import split_pooled
-from ..core.migrations import latest_version, pending
+from ..core.migrations import latest_version, moved_on, pending
 from ..core.rates import Rates, Sample, last_job_id, rates
 from ..core.sqlfiles import DEFAULT_SCHEMA, queries_for
 from ..errors import (
@@ -451,9 +451,7 @@ def _read_status(client: Client, exact_below: int | None = None) -> ao.Status:
         estimate = ao.Estimate(size, percent, failed_exact)
     else:
         groups, db_now = client.execute(ao.job_counts(), None)
-    return ao.Status(
-        groups, db_now, client.execute(ao.workers(), None), client.paused(), estimate
-    )
+    return ao.Status(groups, db_now, client.execute(ao.workers(), None), client.paused(), estimate)
 
 
 def _rates_json(speed: Rates | None) -> dict[str, float | None] | None:
@@ -995,9 +993,15 @@ def reschedule(
 @_json_option
 @_yes_option
 @_batch_option
-@click.option("--failed", "failed", is_flag=True, required=True, help="Delete failed jobs.")
-@click.option("--older-than", required=True, help="Only jobs that failed this long ago (7d).")
+@click.option("--failed", "failed", is_flag=True, help="Delete failed jobs.")
+@click.option("--older-than", default=None, help="Only jobs that failed this long ago (7d).")
 @click.option("--task", default=None, help="Only jobs of this task.")
+@click.option(
+    "--empty-queues",
+    is_flag=True,
+    help="Delete the rows of named queues that have no job and the default concurrency "
+    "(--batch-size per transaction); a later job recreates its queue's row.",
+)
 def clean(
     database_url: str | None,
     schema: str | None,
@@ -1006,19 +1010,57 @@ def clean(
     yes: bool,
     batch_size: int,
     failed: bool,
-    older_than: str,
+    older_than: str | None,
     task: str | None,
+    empty_queues: bool,
 ) -> None:
-    """Delete failed jobs that failed at least --older-than ago, in batches."""
-    if not failed:
-        raise click.UsageError("clean deletes failed jobs only: pass --failed")
-    with _handled():
-        cutoff = _now() - parse_duration(older_than, "--older-than")
+    """Delete failed jobs that failed at least --older-than ago, in batches (--failed), and
+    the rows of queues left without jobs (--empty-queues)."""
+    if not failed and not empty_queues:
+        raise click.UsageError(
+            "clean deletes failed jobs (--failed --older-than 7d) or the rows of empty "
+            "queues (--empty-queues): pass at least one"
+        )
+    if failed and older_than is None:
+        raise click.UsageError("--failed needs --older-than (e.g. --older-than 7d)")
+    if not failed and (older_than is not None or task is not None):
+        raise click.UsageError("--older-than and --task select failed jobs: pass --failed too")
+    cutoff = None
+    if older_than is not None:
+        with _handled():
+            cutoff = _now() - parse_duration(older_than, "--older-than")
     with _client(database_url, schema, catalog_path) as client, _handled():
-        _on_failed_jobs(
-            client, ao.FailedSelection(task, cutoff), ao.clean_failed_batch,
-            "Delete {}?", "deleting", "deleted", as_json, yes, batch_size,
-        )  # fmt: skip
+        if cutoff is not None:
+            _on_failed_jobs(
+                client, ao.FailedSelection(task, cutoff), ao.clean_failed_batch,
+                "Delete {}?", "deleting", "deleted", as_json, yes, batch_size,
+            )  # fmt: skip
+        if empty_queues:
+            _confirm("Delete the rows of queues that have no job?", yes)
+            deleted = batches = refused = 0
+            while True:
+                n = client.execute(cron_ops.collect_job_queues(batch_size), None)
+                batches += 1
+                if n < 0:  # adds in flight held job_queues: try again, a few times
+                    refused += 1
+                    if refused >= 3:
+                        break
+                    continue
+                deleted += n
+                if n < batch_size:
+                    break
+            if as_json:
+                _print_json(
+                    {
+                        "empty_queue_rows_deleted": deleted,
+                        "statements": batches,
+                        "lock_refused": refused,
+                    }
+                )
+            else:
+                _echo(f"deleted {_plural(deleted, 'empty queue row')}")
+                if refused >= 3:
+                    _echo("stopped: adds in flight kept job_queues locked; run it again later")
 
 
 # -- enqueue -----------------------------------------------------------------------------
@@ -1137,7 +1179,10 @@ def health(
             done = client.execute(ao.applied_migrations(), None)
         except SchemaNotMigratedError:
             done = []
-        todo = pending(client.schema, done)
+        # A schema a newer version migrated (a rolling upgrade): this version's workers run
+        # on it until a later contract step; health depends on their heartbeats alone.
+        ahead = moved_on(client.schema, done)
+        todo = [] if ahead is not None else pending(client.schema, done)
         if todo:
             problems.append(
                 f"schema {client.schema} is behind: {len(todo)} pending migration(s) "
@@ -1164,6 +1209,7 @@ def health(
                 "schema": client.schema,
                 "schema_version": max(done, default=0),
                 "latest_version": latest_version(),
+                "schema_ahead": ahead,
                 "live_workers": len(live),
                 "workers": [ao.worker_json(w) for w in registered],
                 "problems": problems,
@@ -1178,4 +1224,6 @@ def health(
     else:
         for p in problems:
             _echo(f"unhealthy: {p}", fg="red")
+    if ahead is not None and not as_json:
+        _echo(f"note: {ahead}; its workers run on it until a contract step", fg="yellow")
     sys.exit(EXIT_OK if healthy else EXIT_UNHEALTHY)

@@ -155,7 +155,16 @@ def _print(report: TransferReport, as_json: bool) -> None:
         if report.direction == "import"
         else (f"trigger-compat {report.schema}", f"graphile-worker {report.graphile_schema}")
     )
-    headers = ["TASK", "MOVED", "WAITING", "SCHEDULED", "RETRYING", "FAILED", "RELEASED", "KEY KEPT"]
+    headers = [
+        "TASK",
+        "MOVED",
+        "WAITING",
+        "SCHEDULED",
+        "RETRYING",
+        "FAILED",
+        "RELEASED",
+        "KEY KEPT",
+    ]
     rows = [
         [task, c.moved, c.waiting, c.scheduled, c.retrying, c.failed, c.released, c.key_kept]
         for task, c in report.by_task.items()
@@ -184,9 +193,7 @@ def _print(report: TransferReport, as_json: bool) -> None:
             f"{report.detached} running or failed one(s) gave up their key"
         )
     if report.crontabs:
-        click.echo(
-            f"recurring-task positions carried over: {', '.join(report.crontabs)}"
-        )
+        click.echo(f"recurring-task positions carried over: {', '.join(report.crontabs)}")
 
 
 def _schema(schema: str | None, catalog_path: str | None) -> str:

@@ -21,6 +21,7 @@ from ..runtime.logs import LOG_FORMATS, LogFormat, configure_logging
 from ..runtime.zodworker import ZodWorker
 from . import main
 from ._common import (
+    EXIT_DATABASE,
     EXIT_USAGE,
     check_database_url,
     chosen_database_url,
@@ -171,9 +172,19 @@ async def _run(workers: list[ZodWorker]) -> None:
                 f"{len(w.worker.tasks)} task(s), concurrency {w.options.concurrency}",
                 err=True,
             )
-        await stop.wait()
+        # Until a signal, or until a worker stops itself (a newer version migrated the schema
+        # under it: it logged why).
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+        waits += [asyncio.ensure_future(w.wait_stopped()) for w in started]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
     finally:
         await asyncio.gather(*(w.stop() for w in started), return_exceptions=True)
+    if any(w.worker is not None and w.worker.fatal is not None for w in started):
+        sys.exit(EXIT_DATABASE)
 
 
 @main.command()

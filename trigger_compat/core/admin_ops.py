@@ -190,9 +190,7 @@ def job_counts_sampled(percent: float) -> Op[tuple[list[StatusGroup], datetime |
 def status_size(schema: str) -> Op[int]:
     """How many jobs ``schema`` holds, as the planner reckons it (``admin_status_size.sql``:
     the density of the last vacuum or analyze times the table's pages now); reads no row."""
-    return Op(
-        "admin_status_size", {"schema_name": schema}, lambda rows: int(rows[0]["estimate"])
-    )
+    return Op("admin_status_size", {"schema_name": schema}, lambda rows: int(rows[0]["estimate"]))
 
 
 @dataclass(frozen=True)

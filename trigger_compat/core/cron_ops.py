@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..errors import ConfigurationError
 from .jobs import Job, check_aware
 from .ops import Op, Row
 from .schedule import CronItem, KnownCrontab, cron_payload_json
@@ -72,6 +73,21 @@ def cleanup_old_jobs(expiration: datetime, max_count: int) -> Op[CleanupResult]:
         "cleanup_old_jobs",
         {"expiration": check_aware("expiration", expiration), "max_count": int(max_count)},
         lambda rows: CleanupResult(int(rows[0]["found"]), int(rows[0]["deleted"])),
+    )
+
+
+def collect_job_queues(max_count: int, lock_timeout_ms: int = 100) -> Op[int]:
+    """Delete up to ``max_count`` rows of ``job_queues`` whose queue has no job and the
+    default concurrency; how many were deleted (-1 when the lock on job_queues was not
+    granted within ``lock_timeout_ms``: adds in flight; nothing was deleted). Never loses
+    the queue row of a concurrent add (see ``functions/collect_job_queues.sql``)."""
+    for name, value in (("max_count", max_count), ("lock_timeout_ms", lock_timeout_ms)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(name, f"must be an integer >= 1 (got {value!r})")
+    return Op(
+        "collect_job_queues",
+        {"max_count": max_count, "lock_timeout_ms": lock_timeout_ms},
+        lambda rows: int(rows[0]["deleted"]) if rows else 0,
     )
 
 

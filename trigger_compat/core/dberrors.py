@@ -91,16 +91,18 @@ def translate(exc: Exception, *, schema: str, conninfo: str | None) -> TriggerCo
             f"the transaction was rolled back by a conflict ({exc.diag.message_primary}, "
             f"SQLSTATE {sqlstate}); nothing was written — run the transaction again"
         )
+    from psycopg_pool import PoolTimeout
+
+    # Before the OperationalError branch (PoolTimeout is one): a busy pool is not a wrong URL.
+    if isinstance(exc, PoolTimeout):
+        return DatabaseUnavailableError(
+            "no connection of the client's pool was free or could be opened in time ("
+            + redact_message(str(exc), conninfo)
+            + "): more calls at once than pool_size for that long (raise pool_size or "
+            "pool_timeout, or bound the callers' concurrency), or the database is unreachable"
+        )
     if isinstance(exc, psycopg.OperationalError) and (
         sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
     ):
         return DatabaseUnavailableError(_connection_error(exc, conninfo))
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # pragma: no cover - the pool extra is a dependency
-        return None
-    if isinstance(exc, PoolTimeout):
-        return DatabaseUnavailableError(
-            "no database connection could be had in time: " + redact_message(str(exc), conninfo)
-        )
     return None

@@ -90,6 +90,22 @@ def pending(schema: str, applied: Iterable[int]) -> list[Migration]:
     return [m for m in migrations() if m.version not in done]
 
 
+def moved_on(schema: str, applied: Iterable[int]) -> str | None:
+    """Why a worker of this version must stop on ``schema`` (whose applied migration versions
+    are ``applied``) once a statement of it failed because a function or table it calls is not
+    there: the schema records migrations this version does not know, so a newer version
+    migrated it and changed what this version calls (a contract step, see ARCHITECTURE.md,
+    "Changing the schema while old workers run"). None otherwise: a schema not migrated yet,
+    or behind, is fixed by running ``migrate``, and the worker waits for that."""
+    unknown = sorted(set(applied) - {m.version for m in migrations()})
+    if not unknown:
+        return None
+    return (
+        f"schema {schema!r} was migrated by a newer version of trigger-compat (it has "
+        f"migration(s) {unknown}; this version knows up to {latest_version()})"
+    )
+
+
 def next_step(todo: Sequence[Migration]) -> list[Migration]:
     """The migrations to apply in the next transaction: the first pending one, with the rest
     of its group."""

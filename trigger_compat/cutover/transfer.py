@@ -13,24 +13,25 @@ Both directions follow one plan, in **one transaction** (statements in
    producers wait until the commit; readers do not), and refuse while its workers look alive
    (graphile-worker: a job locked less than its fixed 4-hour lock timeout ago;
    trigger-compat: a worker heartbeat within the last minute) unless ``force``;
-3. copy every job of that side into a temporary table: graphile-worker and trigger-compat
-   both keep only jobs that have not succeeded, so that is every waiting, scheduled,
-   retrying and permanently failed job (``include_failed=False`` leaves the last where they
-   are). A job a worker held is released as graphile-worker releases a stale lock (run_at no
-   earlier than now, the interrupted attempt counted);
-4. refuse values the other side cannot hold (naming the field, how many and a job id);
-5. a key the receiving side already holds: ``on_conflict="keep"`` (the default) leaves that
+3. refuse values trigger-compat cannot hold (graphile-worker 0.13 checks its limits in
+   add_job only): the field, how many jobs and one id;
+4. a key the receiving side already holds: ``on_conflict="keep"`` (the default) leaves that
    job where it was, reported as ``key_kept``; ``"replace"`` gives the key to the moved job by
    add_job's rule (an available holder is deleted; a running or failed one keeps its row
    without the key and cannot retry);
-6. insert the jobs in their original order with every field kept (task identifier, payload,
-   queue name, priority, run_at, attempts, max_attempts, last_error, key, revision, flags,
-   created_at, updated_at; ids are new), create the named queues, and **delete** the moved
-   jobs from the side they left: a second run finds nothing to move;
-7. carry the recurring tasks' positions over (``known_crontabs``: the earlier
+5. move, set-based (one ``INSERT ... SELECT`` in id order, one ``DELETE``, after one
+   counting scan), every job of that side: graphile-worker and trigger-compat both keep only
+   jobs that have not succeeded, so that is every waiting, scheduled, retrying and
+   permanently failed job (``include_failed=False`` leaves the last where they are). Every
+   field is kept (task identifier, payload, queue name, priority, run_at, attempts, max_attempts, last_error,
+   key, revision, flags, created_at, updated_at; ids are new, in the original order). A job a
+   worker held is released as graphile-worker releases a stale lock (run_at no earlier than
+   now, the interrupted attempt counted). The named queues are created first. The moved jobs
+   are **deleted** from the side they left: a second run finds nothing to move;
+6. carry the recurring tasks' positions over (``known_crontabs``: the earlier
    ``known_since``, the later ``last_execution``), so a tick scheduled on one side is never
    scheduled again on the other and a backfill starts where the last one stopped;
-8. wake the receiving side's workers, and count what moved per task.
+7. wake the receiving side's workers, and count what moved per task.
 
 ``dry_run=True`` runs all of it and rolls back: the counts are what a real run would do.
 
@@ -61,6 +62,7 @@ from ..errors import (
     InvalidJobError,
     SchemaAheadError,
     SchemaNotMigratedError,
+    TransactionConflictError,
     TransferRefusedError,
 )
 
@@ -81,6 +83,8 @@ Progress = Callable[[str], None]
 GRAPHILE_LOCK_TIMEOUT_HOURS = 4
 #: A trigger-compat worker whose heartbeat is younger than this looks alive.
 WORKER_ALIVE_SECONDS = 60.0
+#: work_mem for the move's transaction: a million jobs sorted and buffered in memory.
+WORK_MEM = "256MB"
 
 _GRAPHILE_TABLES = (
     "migrations",
@@ -93,6 +97,12 @@ _GRAPHILE_TABLES = (
     "_private_tasks",
     "_private_known_crontabs",
 )
+# graphile-worker's tables by layout: jobs, tasks (None: names inline), queues, known_crontabs.
+_LAYOUTS: dict[str, tuple[str, str | None, str, str | None]] = {
+    "0.13": ("jobs", None, "job_queues", "known_crontabs"),
+    "0.14": ("jobs", "tasks", "job_queues", "known_crontabs"),
+    "0.16": ("_private_jobs", "_private_tasks", "_private_job_queues", "_private_known_crontabs"),
+}
 _SCHEMA_TABLES = ("migrations", "jobs", "job_queues", "known_crontabs", "workers")
 
 
@@ -229,7 +239,7 @@ def _connection(
 
 def _rows(
     conn: psycopg.Connection[Any],
-    statement: sql.Composable,
+    statement: sql.Composed,
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
@@ -237,12 +247,23 @@ def _rows(
         return cur.fetchall() if cur.description is not None else []
 
 
+def _execute(
+    conn: psycopg.Connection[Any], statement: sql.Composed, params: Mapping[str, Any]
+) -> int:
+    """Run a statement that returns no rows; how many rows it wrote."""
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.rowcount
+
+
 def _tables(conn: psycopg.Connection[Any], schema: str, names: tuple[str, ...]) -> dict[str, str]:
     rows = _rows(conn, _statement("tables"), {"schema": schema, "names": list(names)})
     return {r["name"]: r["kind"] for r in rows}
 
 
-def graphile_layout(conn: psycopg.Connection[Any], schema: str) -> GraphileLayout:
+def graphile_layout(
+    conn: psycopg.Connection[Any], schema: str, *, field: str = "graphile schema"
+) -> GraphileLayout:
     """The layout of the graphile-worker schema ``schema``, read from graphile-worker's
     ``migrations`` table; a :class:`ConfigurationError` when it holds no graphile-worker
     schema this code knows."""
@@ -254,7 +275,7 @@ def graphile_layout(conn: psycopg.Connection[Any], schema: str) -> GraphileLayou
     )
     if "migrations" not in found:
         raise ConfigurationError(
-            "graphile schema",
+            field,
             f"schema {schema!r} has no graphile-worker migrations table; {fix}",
         )
     migration = _rows(
@@ -263,24 +284,18 @@ def graphile_layout(conn: psycopg.Connection[Any], schema: str) -> GraphileLayou
     )[0]["version"]
     if migration is None or migration < 5:
         raise ConfigurationError(
-            "graphile schema",
+            field,
             f"schema {schema!r} is at graphile-worker migration {migration}, older than any "
             "graphile-worker trigger.dev ran; run graphile-worker 0.13's migrations on it first "
             "(start a 0.13 worker once), or " + fix,
         )
-    crontab: str | None
-    if migration >= 16:
-        version, jobs, tasks, queues = "0.16", "_private_jobs", "_private_tasks", "_private_job_queues"
-        crontab = "_private_known_crontabs"
-    elif migration >= 11:
-        version, jobs, tasks, queues, crontab = "0.14", "jobs", "tasks", "job_queues", "known_crontabs"
-    else:
-        version, jobs, tasks, queues, crontab = "0.13", "jobs", None, "job_queues", "known_crontabs"
+    version = "0.16" if migration >= 16 else "0.14" if migration >= 11 else "0.13"
+    jobs, tasks, queues, crontab = _LAYOUTS[version]
     needed = [t for t in (jobs, tasks, queues) if t is not None]
     missing = [t for t in needed if found.get(t) not in ("r", "p")]
     if missing:
         raise ConfigurationError(
-            "graphile schema",
+            field,
             f"schema {schema!r} records graphile-worker migration {migration} but lacks its "
             f"table(s) {', '.join(missing)}; {fix}",
         )
@@ -333,10 +348,13 @@ _LIMITS = {
 }
 
 
-def _check_values(conn: psycopg.Connection[Any], side: str, fix: str) -> None:
-    row = _rows(conn, _statement("check"))[0]
+def _check_values(
+    conn: psycopg.Connection[Any], jobs: sql.Identifier, include_failed: bool
+) -> None:
+    row = _rows(conn, _statement("check", jobs=jobs), {"include_failed": include_failed})[0]
     problems = [
-        f"{row[name]} job(s) with a {name} outside {limit} (e.g. {side} job id {row[name + '_id']})"
+        f"{row[name]} job(s) with a {name} outside {limit} (e.g. graphile-worker job id "
+        f"{row[name + '_id']})"
         for name, limit in _LIMITS.items()
         if row[name]
     ]
@@ -344,8 +362,8 @@ def _check_values(conn: psycopg.Connection[Any], side: str, fix: str) -> None:
         first = next(name for name in _LIMITS if row[name])
         raise InvalidJobError(
             first,
-            f"{'; '.join(problems)}: the receiving side cannot hold them; {fix}. "
-            "Nothing was moved",
+            f"{'; '.join(problems)}: trigger-compat cannot hold them; fix or remove those jobs "
+            "in graphile-worker first. Nothing was moved",
         )
 
 
@@ -395,7 +413,8 @@ def _transfer(
     check_schema_name(schema)
     if graphile_schema == schema:
         raise ConfigurationError(
-            "graphile schema", f"is the trigger-compat schema {schema!r}; name graphile-worker's"
+            "from_schema" if direction == "import" else "to_schema",
+            f"is the trigger-compat schema {schema!r}; name graphile-worker's",
         )
     if lock_timeout <= 0:
         raise ConfigurationError("lock_timeout", "must be a positive number of seconds")
@@ -422,6 +441,12 @@ def _transfer(
                     f"a payload cannot be stored as jsonb ({exc.diag.message_primary}); "
                     "fix or remove that job first. Nothing was moved",
                 ) from None
+            if isinstance(exc, psycopg.errors.CheckViolation):
+                raise InvalidJobError(
+                    exc.diag.constraint_name or "job",
+                    f"a job the receiving side cannot hold ({exc.diag.message_primary}); "
+                    "fix or remove that job first. Nothing was moved",
+                ) from None
             mapped = translate(exc, schema=schema, conninfo=None)
             if mapped is None:
                 raise
@@ -442,10 +467,13 @@ def _run(
     say: Progress,
 ) -> TransferReport:
     _check_schema(conn, schema)
-    layout = graphile_layout(conn, graphile_schema)
+    layout = graphile_layout(
+        conn, graphile_schema, field="from_schema" if direction == "import" else "to_schema"
+    )
     graphile = _graphile_side(layout)
     ours = _schema_side(schema)
     source, target = (graphile, ours) if direction == "import" else (ours, graphile)
+    leaving = "graphile-worker" if direction == "import" else "trigger-compat"
     report = TransferReport(
         direction=direction,
         graphile_schema=graphile_schema,
@@ -460,60 +488,90 @@ def _run(
         f"({layout.version} layout, migration {layout.migration}), "
         f"trigger-compat schema {schema!r}"
     )
+    params = {"include_failed": include_failed}
 
     _rows(conn, _statement("lock_timeout"), {"lock_timeout": f"{int(lock_timeout * 1000)}ms"})
-    say(f"locking {'graphile-worker' if direction == 'import' else 'trigger-compat'}'s jobs")
+    _rows(conn, _statement("work_mem"), {"work_mem": WORK_MEM})
+    say(f"locking {leaving}'s jobs")
     _rows(conn, _statement("lock", jobs=source.jobs))
     if direction == "import":
         _refuse_live_graphile(conn, source, graphile_schema, force)
     else:
         _refuse_live_workers(conn, schema, force)
 
-    say("staging the jobs")
-    _rows(conn, _statement("unstage"))
-    flat = direction == "export" or layout.names_inline
-    if flat:
-        _rows(conn, _statement("stage_flat", jobs=source.jobs), {"include_failed": include_failed})
-    else:
-        assert source.tasks is not None
-        _rows(
-            conn,
-            _statement("stage_ids", jobs=source.jobs, tasks=source.tasks, queues=source.queues),
-            {"include_failed": include_failed},
-        )
-    _rows(conn, _statement("analyze"))
-    fix = (
-        "fix or remove those jobs in graphile-worker first"
-        if direction == "import"
-        else "fix or remove those jobs in trigger-compat first"
-    )
-    _check_values(conn, "graphile-worker" if direction == "import" else "trigger-compat", fix)
+    if direction == "import" and layout.names_inline:
+        say("checking the jobs' values")
+        _check_values(conn, source.jobs, include_failed)
 
     say("checking job keys")
-    _rows(conn, _statement("key_taken", jobs=target.jobs))
+    _rows(conn, _statement("unkeep"))
+    if direction == "import" and not layout.names_inline:
+        assert source.tasks is not None
+        kept = _statement("kept_ids", source=source.jobs, tasks=source.tasks, target=target.jobs)
+    else:
+        kept = _statement("kept_flat", source=source.jobs, target=target.jobs)
+    _rows(conn, kept, params)
     if on_conflict == "replace":
         row = _rows(conn, _statement("replace", jobs=target.jobs))[0]
         report.replaced, report.detached = row["deleted"], row["detached"]
+    for r in _rows(conn, _statement("kept_counts")):
+        report.by_task[r["task_identifier"]] = TaskCounts(key_kept=r["key_kept"])
 
-    say("inserting the jobs")
-    target_names_inline = direction == "import" or layout.names_inline
-    if not target_names_inline:
+    job_state = sql.Identifier(schema, "job_state")
+    if direction == "import" and not layout.names_inline:
+        assert source.tasks is not None
+        count = _statement(
+            "counts_ids", source=source.jobs, tasks=source.tasks, job_state=job_state
+        )
+    else:
+        count = _statement("counts_flat", source=source.jobs, job_state=job_state)
+    for r in _rows(conn, count, params):
+        counts = report.by_task.setdefault(r["task_identifier"], TaskCounts())
+        for name in ("moved", "waiting", "scheduled", "retrying", "failed", "released"):
+            setattr(counts, name, r[name])
+    report.by_task = dict(sorted(report.by_task.items()))
+
+    say(f"moving {report.moved} job(s) from {leaving}")
+    if direction == "export" and not layout.names_inline:
         assert target.tasks is not None
-        _rows(conn, _statement("tasks", tasks=target.tasks))
+        _rows(conn, _statement("tasks", tasks=target.tasks, jobs=source.jobs))
     if direction == "import" or not layout.names_inline:
         # graphile-worker 0.13 keeps its job_queues itself (row triggers on jobs).
-        _rows(conn, _statement("queues", queues=target.queues))
-    if target_names_inline:
-        _rows(conn, _statement("insert_flat", jobs=target.jobs))
-    else:
-        assert target.tasks is not None
-        _rows(
-            conn,
-            _statement("insert_ids", jobs=target.jobs, tasks=target.tasks, queues=target.queues),
+        _rows(conn, _statement("queues", source=source.queues, target=target.queues))
+    if direction == "import" and not layout.names_inline:
+        assert source.tasks is not None
+        insert = _statement(
+            "insert_from_ids",
+            source=source.jobs,
+            tasks=source.tasks,
+            queues=source.queues,
+            target=target.jobs,
         )
-
-    say("deleting the moved jobs from " + ("graphile-worker" if direction == "import" else "trigger-compat"))
-    _rows(conn, _statement("delete_source", jobs=source.jobs))
+    elif direction == "export" and not layout.names_inline:
+        assert target.tasks is not None
+        insert = _statement(
+            "insert_to_ids",
+            source=source.jobs,
+            tasks=target.tasks,
+            queues=target.queues,
+            target=target.jobs,
+        )
+    else:
+        insert = _statement("insert_flat", source=source.jobs, target=target.jobs)
+    inserted = _execute(conn, insert, params)
+    if inserted != report.moved:
+        raise TransactionConflictError(
+            f"{report.moved - inserted} job key(s) were taken on the receiving side while the "
+            "jobs moved (a producer added jobs with those keys meanwhile); nothing was moved — "
+            "run the transfer again"
+        )
+    say(f"deleting the moved jobs from {leaving}")
+    deleted = _execute(conn, _statement("delete", source=source.jobs), params)
+    if deleted != report.moved:  # the lock of transfer_lock.sql makes this impossible
+        raise TransactionConflictError(
+            f"{deleted} job(s) left {leaving} but {report.moved} were counted; nothing was "
+            "moved — run the transfer again"
+        )
 
     if source.crontabs is not None and target.crontabs is not None:
         say("carrying the recurring tasks' positions over")
@@ -523,19 +581,8 @@ def _run(
                 conn, _statement("crontabs", source=source.crontabs, target=target.crontabs)
             )
         ]
+    _rows(conn, _statement("unkeep"))
 
-    counts = _rows(conn, _statement("counts", job_state=sql.Identifier(schema, "job_state")))
-    for r in counts:
-        report.by_task[r["task_identifier"]] = TaskCounts(
-            moved=r["moved"],
-            waiting=r["waiting"],
-            scheduled=r["scheduled"],
-            retrying=r["retrying"],
-            failed=r["failed"],
-            released=r["released"],
-            key_kept=r["key_kept"],
-        )
-    _rows(conn, _statement("unstage"))
     moved = report.moved
     if moved and not dry_run:
         if direction == "import":

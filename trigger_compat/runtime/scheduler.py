@@ -196,7 +196,8 @@ def cleanup_handler(
     client: AsyncClient, settings: CleanupSettings, reporter: Reporter | None
 ) -> Callable[[dict[str, Any], Job], Awaitable[None]]:
     """``__cleanupOldJobs``: delete up to ``maxCount`` permanently failed, unlocked jobs with
-    ``run_at < ts − ttl``; report ``cleanup_stats``."""
+    ``run_at < ts − ttl``, then up to ``maxCount`` rows of queues left without jobs; report
+    ``cleanup_stats`` (as the original: the jobs only)."""
 
     async def cleanup_old_jobs(payload: dict[str, Any], job: Job) -> None:
         ts: datetime = payload["ts"]
@@ -206,11 +207,16 @@ def cleanup_handler(
         )
         # The dashboard's throughput history keeps a day.
         await client.execute(admin_ops.prune_throughput(ts - timedelta(days=1)), None)
+        # The rows of queues left without jobs (one per delivery when queues are named
+        # after entities), up to maxCount; a statement (and transaction) of its own.
+        queues = await client.execute(cron_ops.collect_job_queues(settings.max_count), None)
         logger.debug(
-            "Cleaned up old jobs: found %d, deleted %d, expirationDate %s",
+            "Cleaned up old jobs: found %d, deleted %d, expirationDate %s; "
+            "deleted %d empty queue rows (-1: adds in flight, none)",
             result.found,
             result.deleted,
             expiration.isoformat(),
+            queues,
         )
         if reporter is not None:
             await _report(

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import socket
 import time
 import uuid
@@ -23,9 +24,11 @@ import psycopg
 from .. import tracing
 from ..async_client import AsyncClient
 from ..core import worker_ops
+from ..core.admin_ops import applied_migrations
 from ..core.backoff import backoff_delay
 from ..core.dsn import split_pooled
 from ..core.jobs import Job, has_lone_surrogate
+from ..core.migrations import moved_on
 from ..core.ops import error_text
 from ..core.outcomes import (
     JobTimeoutError,
@@ -38,7 +41,12 @@ from ..core.outcomes import (
 from ..core.sqlfiles import notify_channel
 from ..core.tracebacks import error_with_traceback
 from ..core.worker_ops import RELOAD_NOTIFICATION
-from ..errors import ConfigurationError, TransactionConflictError
+from ..errors import (
+    ConfigurationError,
+    SchemaAheadError,
+    SchemaNotMigratedError,
+    TransactionConflictError,
+)
 from .events import EventEmitter
 from .tasks import AbortSignal, Helpers, JobLogger, Task
 
@@ -148,6 +156,9 @@ class Worker:
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Why the worker stopped itself (a newer version migrated its schema), else None.
+        self.fatal: SchemaAheadError | None = None
+        self._stopper: asyncio.Task[None] | None = None
 
     # -- public ------------------------------------------------------------------------
 
@@ -310,6 +321,28 @@ class Worker:
         self._settled(batch)
         return jobs
 
+    async def _stop_if_moved_on(self, exc: SchemaNotMigratedError) -> bool:
+        """After a fetch failed because a function or table it calls is not there: when a newer
+        version migrated the schema (:func:`~trigger_compat.core.migrations.moved_on`), log
+        one line, keep the reason in :attr:`fatal` and stop the worker (running jobs finish
+        first). Returns whether it did."""
+        try:
+            applied = await self.client.execute(applied_migrations())
+        except Exception:
+            return False
+        reason = moved_on(self.client.schema, applied)
+        if reason is None:
+            return False
+        found = re.search(r"is not migrated \((.*)\); ", str(exc))
+        detail = found[1] if found else str(exc)
+        self.fatal = SchemaAheadError(
+            f"{reason} and no longer has what this worker calls ({detail}): stopping; run the "
+            "workers of the version that migrated it"
+        )
+        logger.error("%s", self.fatal)
+        self._stopper = asyncio.create_task(self.stop(), name=f"{self.worker_id}-stop")
+        return True
+
     async def _fetch_loop(self) -> None:
         errors = 0
         while not self._stopping.is_set():
@@ -332,6 +365,8 @@ class Worker:
                 await self._park(0.01 * random.uniform(1, 5))
                 continue
             except Exception as exc:
+                if isinstance(exc, SchemaNotMigratedError) and await self._stop_if_moved_on(exc):
+                    return
                 errors += 1
                 self._reconcile = True
                 delay = backoff_delay(errors)
@@ -690,12 +725,23 @@ class Worker:
         ``rescue_after`` old (each heartbeat tells when), so that a crashed worker's jobs are
         released within ``rescue_after`` of its last heartbeat; and every ``rescue_after``
         for jobs locked by processes that never registered. ``options`` are read on each
-        round: a catalog reload may change ``rescue_after``."""
-        next_beat = time.monotonic() + self.options.rescue_after / 3
+        round: a catalog reload may change ``rescue_after``.
+
+        A worker that could not heartbeat for a while (the database restarted, the network
+        dropped) rescues nothing until it has beaten again and the others have had two
+        intervals to do the same: they were most likely cut off too, and their heartbeats, as
+        old as its own, would otherwise make it release (and run again) the jobs of live
+        workers as soon as the outage outlasted ``rescue_after``."""
+        last_beat = time.monotonic()  # start() has just beaten
+        next_beat = last_beat + self.options.rescue_after / 3
         next_rescue = time.monotonic() + random.uniform(0, self.options.rescue_after)
+        rescue_not_before = 0.0
         failed_beats = 0
         while True:
-            due = next_beat if self._stopping.is_set() else min(next_beat, next_rescue)
+            # No rescue on a stale heartbeat of its own: the next successful beat comes first.
+            fresh = time.monotonic() - last_beat <= 1.5 * self.options.rescue_after / 3
+            rescue_due = max(next_rescue, rescue_not_before) if fresh else next_beat
+            due = next_beat if self._stopping.is_set() else min(next_beat, rescue_due)
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             interval = self.options.rescue_after / 3
             timeout = timedelta(seconds=self.options.rescue_after)
@@ -713,11 +759,19 @@ class Worker:
                         next_beat = time.monotonic() + min(interval, 0.02 * 2**failed_beats)
                         raise
                     failed_beats = 0
+                    beaten, last_beat = last_beat, time.monotonic()
+                    if last_beat - beaten > interval * 1.5:
+                        rescue_not_before = last_beat + 2 * interval
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
                         next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
                     await self._record_throughput()
-                if not self._stopping.is_set() and time.monotonic() >= next_rescue:
+                now = time.monotonic()
+                if (
+                    not self._stopping.is_set()
+                    and now - last_beat <= 1.5 * interval
+                    and now >= max(next_rescue, rescue_not_before)
+                ):
                     next_rescue = time.monotonic() + self.options.rescue_after
                     await self._rescue(timeout)
             except asyncio.CancelledError:

@@ -37,7 +37,7 @@ from ..core.options import JobOptions
 from ..core.payloads import parse_payload
 from ..core.schedule import REPORTER_IDENTIFIER, check_cron_expressions, cron_items
 from ..core.selection import select_tasks
-from ..errors import WorkerConfigError
+from ..errors import SchemaAheadError, WorkerConfigError
 from .clock import Clock, as_clock
 from .events import EventEmitter
 from .scheduler import Reporter, Scheduler, cleanup_handler, reporter_handler
@@ -286,7 +286,12 @@ class ZodWorker:
     async def _prepare(self) -> Worker:
         """Resolve the tasks, migrate, apply the catalog's queue limits: the worker to run."""
         tasks = self.build_tasks()
-        await self.client.migrate()
+        try:
+            await self.client.migrate()
+        except SchemaAheadError as exc:
+            # A newer version migrated the schema (a rolling upgrade): run on it as it is. If
+            # it no longer has what this version calls, the worker stops and says why.
+            logger.warning("not migrating: %s; running on the schema as it is", exc)
         for queue_name, limit in self.catalog.queues.items():
             await self.client.set_queue_concurrency(queue_name, limit)
         return Worker(
@@ -314,9 +319,10 @@ class ZodWorker:
         self, catalog: Catalog | str | PathLike[str] | None = None
     ) -> list[str] | None:
         """Re-read the catalog (``catalog``, else :attr:`catalog_path`) and apply it to the
-        running worker: concurrency, poll interval, queue limits, task settings (timeouts,
-        retry, payload schemas, what ``enqueue`` merges), the tasks run (removed ones are no
-        longer fetched, added ones run when their handler is known) and the recurring tasks.
+        running worker: concurrency, poll interval, rescue delay (from the next heartbeat),
+        queue limits, task settings (timeouts, retry, payload schemas, what ``enqueue``
+        merges), the tasks run (removed ones are no longer fetched, added ones run when their
+        handler is known) and the recurring tasks.
         Running jobs are never interrupted. A catalog that does not validate is refused: every
         problem is logged with file:line and the running catalog stays. Returns the changes
         (also logged), or None when refused."""

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import sys
 from typing import Any
 
 import psycopg
@@ -54,7 +56,15 @@ def _stop_event() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     return stop
+
+
+def _dump_tasks() -> None:
+    """SIGUSR1: where every task of this process waits (the test asks when it fails)."""
+    for task in asyncio.all_tasks():
+        print(f"task {task.get_name()}:", file=sys.stderr)
+        task.print_stack(limit=6, file=sys.stderr)
 
 
 async def produce(args: argparse.Namespace) -> None:
@@ -72,10 +82,8 @@ async def produce(args: argparse.Namespace) -> None:
                 (n, VERSION),
             )
             n += args.step
-            try:
+            with contextlib.suppress(TimeoutError):  # a steady pace, until SIGTERM
                 await asyncio.wait_for(stop.wait(), 0.01)
-            except TimeoutError:
-                pass
 
 
 async def work(args: argparse.Namespace) -> None:

@@ -1,20 +1,19 @@
--- The staged jobs into a jobs table that holds the task and queue names in its rows
--- (trigger-compat's `jobs`, or graphile-worker 0.13's), in their original order, every field
--- kept; new ids. A key taken meanwhile (a producer added it after the check) keeps its job:
--- that staged job is marked key_taken and stays where it was.
-with inserted as (
-    insert into {jobs} (task_identifier, queue_name, payload, priority, run_at, attempts,
-                        max_attempts, last_error, key, revision, flags, created_at, updated_at)
-    select s.task_identifier, s.queue_name, s.payload, s.priority, s.run_at, s.attempts,
-           s.max_attempts, s.last_error, s.key, s.revision, s.flags, s.created_at, s.updated_at
-      from pg_temp.graphile_transfer as s
-     where not s.key_taken
-     order by s.src_id
-    on conflict (key) do nothing
-    returning key
-)
-update pg_temp.graphile_transfer as s
-   set key_taken = true
- where s.key is not null
-   and not s.key_taken
-   and not exists (select 1 from inserted as i where i.key = s.key)
+-- The move, first half, between two jobs tables that hold the task and queue names in their
+-- rows (graphile-worker 0.13's and trigger-compat's): every job transfer_counts_flat.sql
+-- counted is inserted into {target} in id order, every field kept (ids are new). A job a
+-- worker held is released as graphile-worker releases a stale lock: run_at no earlier than
+-- now, the interrupted attempt counted. A key taken on {target} since transfer_kept_flat.sql
+-- ran (a producer added it meanwhile) makes the INSERT write fewer rows than counted: the
+-- caller then rolls back.
+insert into {target} (task_identifier, queue_name, payload, priority, run_at, attempts,
+                      max_attempts, last_error, key, revision, flags, created_at, updated_at)
+select j.task_identifier, j.queue_name, j.payload, j.priority,
+       case when j.locked_at is null then j.run_at
+            else greatest(j.run_at, pg_catalog.now()) end,
+       j.attempts, j.max_attempts, j.last_error, j.key, j.revision, j.flags,
+       j.created_at, j.updated_at
+  from {source} as j
+ where (%(include_failed)s or j.attempts < j.max_attempts)
+   and not exists (select 1 from pg_temp.graphile_transfer_kept as k where k.src_id = j.id)
+ order by j.id
+on conflict (key) do nothing

@@ -1,8 +1,9 @@
--- The named queues of the staged jobs, on the receiving side (trigger-compat's job_queues, or
--- graphile-worker 0.14+'s): one row per name, existing ones untouched.
-insert into {queues} (queue_name)
-select distinct s.queue_name
-  from pg_temp.graphile_transfer as s
- where s.queue_name is not null and not s.key_taken
+-- The named queues of the jobs to move, on the receiving side (trigger-compat's job_queues,
+-- or graphile-worker 0.14+'s): one row per name, existing ones untouched. The names come from
+-- the sending side's queue table.
+insert into {target} (queue_name)
+select q.queue_name
+  from {source} as q
+ where q.queue_name is not null
  order by 1
 on conflict (queue_name) do nothing

@@ -1,13 +1,12 @@
--- --on-conflict replace: the receiving side's jobs that hold a key of a staged job give it up,
--- by add_job's rule for a job replaced through its key: an available job (not held by a
--- worker, attempts left) is deleted, the staged job takes its place; a running or permanently
+-- --on-conflict replace: the receiving side's jobs that hold a key of a job to move give it
+-- up, by add_job's rule for a job replaced through its key: an available job (not held by a
+-- worker, attempts left) is deleted, the moved job takes its place; a running or permanently
 -- failed one keeps its row without the key and can no longer retry (attempts = max_attempts).
--- Returns how many of each.
+-- The jobs kept back are then moved after all. Returns how many of each.
 with held as (
     select j.id, (j.locked_at is null and j.attempts < j.max_attempts) as available
       from {jobs} as j
-      join pg_temp.graphile_transfer as s on s.key = j.key
-     where s.key_taken
+      join pg_temp.graphile_transfer_kept as k on k.key = j.key
 ), deleted as (
     delete from {jobs} as j
      using held as h
@@ -22,9 +21,7 @@ with held as (
      where j.id = h.id and not h.available
     returning j.id
 ), released as (
-    update pg_temp.graphile_transfer as s
-       set key_taken = false
-     where s.key_taken
+    delete from pg_temp.graphile_transfer_kept
     returning 1
 )
 select (select count(*) from deleted)::bigint  as deleted,

@@ -1,7 +1,6 @@
--- The task identifiers of the staged jobs, in graphile-worker 0.14+'s tasks table.
+-- The task identifiers of trigger-compat's jobs, in graphile-worker 0.14+'s tasks table.
 insert into {tasks} (identifier)
-select distinct s.task_identifier
-  from pg_temp.graphile_transfer as s
- where not s.key_taken
+select distinct j.task_identifier
+  from {jobs} as j
  order by 1
 on conflict (identifier) do nothing

@@ -45,6 +45,7 @@ declare
     v_left   text[];          -- keys not stored yet
     v_dedupe text[];          -- the keys of unsafe_dedupe specs
     v_rows   jobs[];
+    v_ids    bigint[];        -- the rows an INSERT stored
     v_first  boolean := true; -- the first round also inserts the unkeyed specs
     v_all    boolean := true; -- v_left is still every key of the batch (nothing stored yet)
     v_stored integer;         -- keyed rows a statement stored
@@ -135,7 +136,7 @@ begin
                            key = case when jobs.is_available then jobs.key end,
                            updated_at = pg_catalog.now()
                       from specs s
-                     where jobs.key = s.job_key
+                     where jobs.key = any(v_left) and jobs.key = s.job_key
                     returning jobs.*
                 )
                 select coalesce(array_agg(u), '{}') into v_rows
@@ -171,14 +172,18 @@ begin
                     where excluded.key = any(v_dedupe)
                 returning *
             )
-            select coalesce(array_agg(a), '{}'), count(a.key) into v_rows, v_stored
+            -- Only the ids, in insertion (spec) order: the rows, read back by primary key,
+            -- cost less than an array of them (about a third of the batch's time).
+            select coalesce(array_agg(a.id), '{}'), count(a.key) into v_ids, v_stored
               from added as a;
-            return query select * from unnest(v_rows);
+            return query select j.* from unnest(v_ids) with ordinality as u(id, n)
+                           join jobs as j on j.id = u.id
+                          order by u.n;
             if v_stored = cardinality(v_left) then
                 v_left := '{}';  -- every key stored (the keys of a batch are distinct)
             else
                 v_left := array(select k from unnest(v_left) as k
-                                 except select (r).key from unnest(v_rows) as r
+                                 except select j.key from jobs as j where j.id = any(v_ids)
                                  order by 1);
             end if;
             v_all := false;

@@ -27,6 +27,8 @@
 --   * enable_sort, enable_bitmapscan off: the fetch must walk its partial indexes in order
 --     and stop after max_jobs rows, even when the statistics are stale (right after a bulk
 --     add) and the planner would otherwise sort every ready row.
+--   * jit off: with enable_sort off, a plan that must still sort (the queue heads, the task
+--     heads) costs more than jit_above_cost, and compiling it took over a second per call.
 --   * plan_cache_mode = force_generic_plan: the statements are planned once per session (the
 --     EXPLAIN tests check those plans), not again on every call: with several tasks that
 --     planning cost more than the fetch itself.
@@ -47,6 +49,7 @@ language plpgsql volatile
 set search_path from current
 set enable_sort = off
 set enable_bitmapscan = off
+set jit = off
 set lock_timeout = '250ms'
 set plan_cache_mode = force_generic_plan
 as $$
