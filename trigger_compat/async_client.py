@@ -272,6 +272,8 @@ class AsyncClient:
             except psycopg.Error as exc:
                 if exc.sqlstate not in STALE_PLAN_SQLSTATES:
                     raise
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                await conn.rollback()  # a pool of yours without autocommit: this call's own
             async with conn.cursor() as cur:
                 # "deallocate all" also empties psycopg's own cache of prepared statements.
                 await cur.execute(self._sql["forget_prepared"], {}, prepare=False)

@@ -270,6 +270,8 @@ class Client:
             except psycopg.Error as exc:
                 if exc.sqlstate not in STALE_PLAN_SQLSTATES:
                     raise
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()  # a pool of yours without autocommit: this call's own
             with conn.cursor() as cur:
                 # "deallocate all" also empties psycopg's own cache of prepared statements.
                 cur.execute(self._sql["forget_prepared"], {}, prepare=False)

@@ -85,7 +85,8 @@ class Steps:
         self.url = url
         self.say = say
 
-    async def _exec(self, argv: Sequence[str], env: dict[str, str]) -> str:
+    async def _exec(self, shown: str, argv: Sequence[str], env: dict[str, str]) -> str:
+        self.say("$ " + shown)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             env=env,
@@ -94,22 +95,19 @@ class Steps:
         )
         out, err = await proc.communicate()
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(argv[:4])} ... exited with {proc.returncode}:\n{err.decode()}"
-            )
+            raise RuntimeError(f"{shown} exited with {proc.returncode}:\n{err.decode()}")
         return out.decode()
 
     async def cli(self, *args: str) -> str:
         """``trigger-compat ARGS`` (DATABASE_URL from the environment)."""
-        self.say("$ trigger-compat " + " ".join(args))
         code = "from trigger_compat.cli import main; main()"
         env = {**os.environ, "DATABASE_URL": self.url}
-        out = await self._exec([sys.executable, "-c", code, *args], env)
-        return out
+        shown = "trigger-compat " + " ".join(args)
+        return await self._exec(shown, [sys.executable, "-c", code, *args], env)
 
     async def node(self, script: str, *args: str) -> Any:
         """``node examples/cutover/SCRIPT ARGS``; its one JSON line."""
-        self.say(f"$ node examples/cutover/{script} " + " ".join(_short(a) for a in args))
+        shown = f"node examples/cutover/{script} " + " ".join(_short(a) for a in args)
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed: the example drives graphile-worker")
@@ -118,7 +116,7 @@ class Steps:
             "DATABASE_URL": node_url(self.url),
             "CUTOVER_NODE_MODULES": str(NODE_MODULES),
         }
-        return json.loads(await self._exec([node, str(HERE / script), *args], env))
+        return json.loads(await self._exec(shown, [node, str(HERE / script), *args], env))
 
 
 def _short(arg: str) -> str:

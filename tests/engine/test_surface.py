@@ -173,14 +173,15 @@ READY_QUEUES = (
                select h.queue_name from heads h where h.run_at <= %(now)s) as due
          join job_queues q on q.queue_name = due.queue_name
         cross join lateral (
-              select 1 from jobs j
+              select j.priority, j.run_at, j.id from jobs j
                where j.queue_name = q.queue_name and j.is_available and j.run_at <= %(now)s"""
     + FILTERS
     + """
-               order by j.run_at
+               order by j.priority, j.run_at, j.id
                limit 1) as ready
         where (select count(*) from jobs r
                 where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+        order by ready.priority, ready.run_at, ready.id
           for update of q skip locked"""
 )
 QUEUE_HEAD = (
@@ -196,7 +197,10 @@ QUERIES = {
     "task_list": (TASK_LIST, {"jobs_task_fetch_idx"}),
     "task_heads": (TASK_HEADS, {"jobs_task_fetch_idx"}),
     "task_lock": (TASK_LOCK, {"jobs_task_fetch_idx"}),
-    "ready_queues": (READY_QUEUES, {"jobs_queue_running_idx", "jobs_queue_ready_idx"}),
+    "ready_queues": (
+        READY_QUEUES,
+        {"jobs_queue_running_idx", "jobs_queue_ready_idx", "jobs_queue_fetch_idx"},
+    ),
     "queue_head": (QUEUE_HEAD, {"jobs_queue_fetch_idx"}),
 }
 ARGUMENTS = {
@@ -235,7 +239,10 @@ def test_fetch_queries_use_the_partial_indexes(
     assert on_jobs and all(s[0] in ("Index Scan", "Index Only Scan") for s in on_jobs), scans
     assert {s[2] for s in on_jobs} == indexes, scans
     sorts = [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")]
-    if query == "task_heads":
+    if query == "ready_queues":
+        # Only the queues' heads are sorted, never the rows of an index scan.
+        assert all(parent_of(nodes, n)["Node Type"] != "Sort" for n in nodes_on_jobs(nodes))
+    elif query == "task_heads":
         # Only the merged heads are sorted: each task's scan stops after n rows.
         assert all(parent_of(nodes, n)["Node Type"] == "Limit" for n in nodes_on_jobs(nodes))
     else:

@@ -60,7 +60,9 @@ async def test_the_cut_over_runs_every_job_once_and_the_way_back(
 
     # The first import moved them all and the straggler, with the recurring task's position.
     first = result["import"]
-    assert (first["moved"], first["key_kept"], first["graphile_version"]) == (6, 0, "0.16")
+    # (graphile-worker's cron adds a purgeOldIndexings job if the set-up crosses minute 0.)
+    tick = first["by_task"].pop("purgeOldIndexings", {"moved": 0})["moved"]
+    assert (first["moved"] - tick, first["key_kept"], first["graphile_version"]) == (6, 0, "0.16")
     assert first["crontabs"] == ["purgeOldIndexings"]
     assert {t: (c["moved"], c["waiting"], c["scheduled"]) for t, c in first["by_task"].items()} == {
         "deliverEvent": (2, 2, 0),

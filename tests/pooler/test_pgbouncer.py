@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,6 +31,7 @@ from trigger_compat.core.schedule import CronItem
 from trigger_compat.runtime.scheduler import Scheduler
 from trigger_compat.runtime.tasks import Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
+from trigger_compat.runtime.zodworker import ZodWorker
 from trigger_compat.testing.clock import FakeClock
 
 DEADLINE = 30.0
@@ -362,3 +364,54 @@ async def test_pgbouncer_restart(
             finally:
                 await worker.stop()
     assert sorted(seen) == list(range(300))
+
+
+ZOD_CATALOG = """
+workers:
+  w:
+    concurrency: 3
+    pollInterval: 3600000
+    tasks:
+      greet: {}
+    queues: {}
+"""
+
+
+async def test_zodworker_as_trigger_dev_ran_it(
+    tmp_path: Path,
+    bouncer: PgBouncer,
+    database_url: str,
+    db: psycopg.Connection[Any],
+    schema: str,
+) -> None:
+    """ZodWorker with trigger.dev's two URLs: DATABASE_URL through PgBouncer
+    (``?pgbouncer=true``) for migrate, enqueue, fetch and settle; DIRECT_URL for LISTEN. Its
+    poll interval is an hour, so jobs that run at once were announced by NOTIFY."""
+    path = tmp_path / "catalog.yaml"
+    path.write_text(ZOD_CATALOG.replace("queues: {}", ""), encoding="utf-8")
+    seen: list[str] = []
+
+    async def greet(payload: Any, job: Job) -> None:
+        seen.append(payload["name"])
+
+    zw = ZodWorker(
+        "w",
+        path,
+        handlers={"greet": greet},
+        database_url=bouncer.url(marked=True),
+        direct_url=database_url,
+        schema=schema,
+    )
+    listening = asyncio.Event()
+    zw.on("pool:listen:success", lambda _: listening.set())
+    await zw.initialize()
+    try:
+        await asyncio.wait_for(listening.wait(), DEADLINE)
+        for i in range(10):
+            await zw.enqueue("greet", {"name": f"n{i}"}, {"jobKey": f"k{i}"})
+        await zw.dequeue("k9")
+        await eventually(lambda: len(seen) >= 9, "nine jobs to run on NOTIFY")
+    finally:
+        await zw.stop()
+    assert sorted(seen) == [f"n{i}" for i in range(9)]
+    assert count_jobs(db, schema) <= 1  # k9 was dequeued unless a worker had taken it

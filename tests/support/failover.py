@@ -298,6 +298,7 @@ def run_failover(
 
         _wait(settled, "every acknowledged job to run", timeout)
         _wait(lambda: _count(new_primary, jobs_left) == 0, "the queue to drain", timeout)
+        _wait(lambda: worker.listen_connects >= 2, "LISTEN on the promoted standby", timeout)
         beat = sql.SQL(
             "select count(*) from {}.workers where worker_id = %s "
             "and last_heartbeat_at > now() - make_interval(secs => %s)"

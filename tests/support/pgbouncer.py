@@ -68,13 +68,19 @@ class PgBouncer:
         server.setdefault("user", self.user)
         target = " ".join(f"{k}={_quote(v)}" for k, v in server.items())
         # PgBouncer refuses to run as root: then it runs as an unprivileged user (-u).
+        # A server on a Unix socket only (the embedded one) is reached as the owner of the
+        # socket's directory.
         self.run_as: str | None = None
         if os.geteuid() == 0:
+            host = server["host"]
+            if host.startswith("/") and os.stat(host).st_uid != 0:
+                self.run_as = pwd.getpwuid(os.stat(host).st_uid).pw_name
             for name in ("postgres", "nobody"):
+                if self.run_as is not None:
+                    break
                 with contextlib.suppress(KeyError):
                     pwd.getpwnam(name)
                     self.run_as = name
-                    break
             self.dir.chmod(0o777)
         (self.dir / "users.txt").write_text(f'"{self.user}" ""\n', encoding="utf-8")
         (self.dir / "pgbouncer.ini").write_text(

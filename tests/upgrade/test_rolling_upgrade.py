@@ -4,16 +4,17 @@ their schema, then workers of this version take over.
 The previous release is :data:`PREVIOUS_RELEASE`, extracted with ``git archive`` from the
 repository's history (the test skips, saying why, when the history is not there). Its
 processes run its package from the extracted tree on ``PYTHONPATH``, with this interpreter's
-dependencies: installing it into a virtualenv of its own would cost CI far more than the test
-itself, and the dependencies the two versions pin are the same.
+dependencies (psycopg, psycopg_pool, pydantic...): installing it into a virtualenv of its own
+would cost CI more than the test itself, and what is tested is its SQL and its worker, not its
+installation.
 
 What this version's ``migrate()`` applies here is more than its shipped files: it also
 applies a change of the kind a later release may make while old workers run (see
 ARCHITECTURE.md, "Changing the schema while old workers run"), so that the test proves today
 that such changes are safe:
 
-* a migration adding a column with a default to ``jobs`` (the row type that ``fetch_jobs`` and
-  ``settle_and_fetch`` return, so the result shape of the old workers' statements changes);
+* a migration adding a column with a default to ``job_queues``, and a table (not a column of
+  ``jobs``: the previous release's workers do not survive that, see ``test_stale_plans.py``);
 * ``settle_and_fetch``, the statement every old worker runs in a loop, given a new optional
   argument and a new body: a new overload is created and the old one dropped, mid-flight;
 * ``heartbeat`` with a parameter renamed: PostgreSQL cannot replace it, so it is dropped and
@@ -28,6 +29,7 @@ stopped must have logged nothing at WARNING or above.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -142,6 +144,18 @@ class Procs:
         proc.send_signal(signal.SIGTERM)
         return proc.wait(timeout=DEADLINE_S)
 
+    def dump_tasks(self) -> None:
+        """Ask every live process where its tasks wait (SIGUSR1): shown with a failure."""
+        live = [name for name, proc in self.procs.items() if proc.poll() is None]
+        for name in live:
+            self.procs[name].send_signal(signal.SIGUSR1)
+        with contextlib.suppress(AssertionError):  # the report goes on without them
+            wait_sync(
+                lambda: all("task " in self.stderr(name) for name in live),
+                "the task dumps",
+                timeout=5,
+            )
+
     def close(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -149,8 +163,9 @@ class Procs:
                 proc.wait(timeout=DEADLINE_S)
 
 
-def _one(conn: psycopg.Connection[Any], text: str, *ids: str) -> Any:
-    row = conn.execute(sql.SQL(text).format(*map(sql.Identifier, ids))).fetchone()
+def _one(conn: psycopg.Connection[Any], text: str, *ids: str, params: tuple[Any, ...] = ()) -> Any:
+    """The one value of ``text``, its ``{}`` filled with the quoted ``ids``."""
+    row = conn.execute(sql.SQL(text).format(*map(sql.Identifier, ids)), params).fetchone()
     assert row is not None
     return row[0]
 
@@ -168,10 +183,7 @@ def test_rolling_upgrade(
     try:
         _run(procs, db, database_url, schema, side, monkeypatch)
     except BaseException:
-        for proc in procs.procs.values():
-            if proc.poll() is None:  # where it waits, in its stderr
-                proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.5)  # (a failure's report only: let them write it)
+        procs.dump_tasks()
         for name in procs.procs:  # shown with the failure
             print(f"--- stderr of {name}:\n{procs.stderr(name)}")
         left = db.execute(
@@ -205,9 +217,9 @@ def _run(
         return int(
             _one(
                 db,
-                "select count(*) from {}.runs where ended and version = '" + version + "' "
-                f"and n > {int(above)}",
+                "select count(*) from {}.runs where ended and version = %s and n > %s",
                 side,
+                params=(version, above),
             )
         )
 
@@ -273,7 +285,12 @@ def _run(
     killed = procs.procs["old-1"]
     wait_sync(
         lambda: bool(
-            _one(db, f"select count(*) from {{}}.runs where not ended and pid = {killed.pid}", side)
+            _one(
+                db,
+                "select count(*) from {}.runs where not ended and pid = %s",
+                side,
+                params=(killed.pid,),
+            )
         ),
         "old-1 to be running a job",
         interval=0.002,
@@ -317,6 +334,7 @@ def _run(
             "group by n having count(*) > 1"
         ).format(sql.Identifier(side))
     ).fetchall()
+    assert all(len(row[1]) == 2 for row in twice), twice
     unexplained = [row for row in twice if killed.pid not in row[1]]
     assert unexplained == [], f"jobs run twice outside the SIGKILL window: {unexplained}"
     # The stopped old workers kept working without a complaint.

@@ -7,15 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from support.processes import DEADLINE_S
+from support.processes import DEADLINE_S, wait_sync
 
 from trigger_compat import AsyncClient, Client
+from trigger_compat.core import admin_ops
 from trigger_compat.core import migrations as migrations_module
 from trigger_compat.runtime.tasks import Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
@@ -140,3 +145,57 @@ def test_health_of_this_version_on_a_schema_a_newer_version_migrated(
     text = CliRunner().invoke(main, ["health", *where], catch_exceptions=False)
     assert text.exit_code == 0
     assert "note: " in text.stdout and "newer version of trigger-compat" in text.stdout
+
+
+CLI_CATALOG = """
+databaseSchema: {schema}
+workers:
+  main:
+    concurrency: 2
+    pollInterval: 100
+    tasks:
+      probe: {{}}
+"""
+
+
+def test_the_worker_command_exits_4_after_that_one_line(
+    tmp_path: Path, database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "catalog.yaml").write_text(CLI_CATALOG.format(schema=schema), encoding="utf-8")
+    (tmp_path / "upgrade_app.py").write_text(
+        "async def probe(payload, job):\n    return None\n\nhandlers = {'probe': probe}\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    command = [
+        str(Path(sys.executable).parent / "trigger-compat"),
+        "worker",
+        "--catalog",
+        "catalog.yaml",
+        "--app",
+        "upgrade_app",
+    ]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        try:
+            with Client(database_url, schema=schema) as client:
+                client.migrate()
+                wait_sync(
+                    lambda: bool(client.execute(admin_ops.workers(), None)),
+                    "the worker to register",
+                )
+                migrations, functions = contract_too_early()
+                with monkeypatch.context() as patch:
+                    patch.setattr(migrations_module, "migrations", lambda: migrations)
+                    patch.setattr(migrations_module, "functions", lambda: functions)
+                    client.migrate()
+                client.add_job("probe", {})
+            out, _ = proc.communicate(timeout=DEADLINE_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 4, out
+    complaints = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line.upper()]
+    assert len(complaints) == 1, out
+    assert "was migrated by a newer version of trigger-compat" in complaints[0]

@@ -9,6 +9,7 @@ old workers run"."""
 from __future__ import annotations
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from trigger_compat import Client
 from trigger_compat.core import migrations as migrations_module
@@ -27,24 +28,36 @@ def _add_jobs_column(monkeypatch: pytest.MonkeyPatch) -> int:
     return version
 
 
+def _fetch_across_the_migration(old: Client, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``old`` (one connection: every call runs in the same session) fetches before and after
+    a newer version adds a column to jobs."""
+    old.migrate()
+    for i in range(20):
+        old.add_job("probe", {"i": i})
+
+    def fetch() -> int:
+        return len(old.execute(worker_ops.settle_and_fetch("w", [], None, 1, ["probe"], None)))
+
+    for _ in range(8):  # past psycopg's prepare threshold: a server-side prepared statement
+        assert fetch() == 1
+    version = _add_jobs_column(monkeypatch)
+    with Client(url, schema=old.schema) as new:
+        assert new.migrate() == [version]
+    assert fetch() == 1
+    assert fetch() == 1
+    job = old.add_job("probe", {"i": "after"})
+    assert job.payload == {"i": "after"}
+
+
 def test_a_column_added_to_jobs_under_a_running_client(
     database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # One pooled connection: every call below runs in the same session.
     with Client(database_url, schema=schema, pool_size=1) as old:
-        old.migrate()
-        for i in range(20):
-            old.add_job("probe", {"i": i})
+        _fetch_across_the_migration(old, database_url, monkeypatch)
 
-        def fetch() -> int:
-            return len(old.execute(worker_ops.settle_and_fetch("w", [], None, 1, ["probe"], None)))
 
-        for _ in range(8):  # past psycopg's prepare threshold: a server-side prepared statement
-            assert fetch() == 1
-        version = _add_jobs_column(monkeypatch)
-        with Client(database_url, schema=schema) as new:
-            assert new.migrate() == [version]
-        assert fetch() == 1
-        assert fetch() == 1
-        job = old.add_job("probe", {"i": "after"})
-        assert job.payload == {"i": "after"}
+def test_the_same_through_a_pool_of_yours_without_autocommit(
+    database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+        _fetch_across_the_migration(Client(pool, schema=schema), database_url, monkeypatch)

@@ -124,6 +124,8 @@ class JobParams:
 def has_lone_surrogate(text: str) -> bool:
     """True when ``text`` cannot be sent to PostgreSQL as UTF-8 (e.g. an argv byte that was
     not UTF-8, decoded by Python as a lone surrogate)."""
+    if text.isascii():  # the common case, answered by a flag of the str
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -822,7 +822,9 @@ class Worker:
                 raise
             except Exception as exc:
                 errors += 1
-                delay = backoff_delay(errors, cap=60.0)
+                # Capped low: fetches go on by polling meanwhile, and after a failover (the
+                # standby promoted a minute later) LISTEN must not wait out a long backoff.
+                delay = backoff_delay(errors, cap=LISTEN_RETRY_CAP)
                 logger.warning("LISTEN connection lost (%s); reconnecting in %.2f s", exc, delay)
                 self.events.emit("pool:listen:error", worker_id=self.worker_id, error=exc)
                 await self._sleep(delay)
@@ -884,6 +886,7 @@ def listen_conninfo(client: AsyncClient, direct_url: str | None) -> str | None:
 
 
 CANCELLED = "cancelled (cancel_jobs)"
+LISTEN_RETRY_CAP = 5.0  # seconds: the longest wait between two LISTEN connection attempts
 _RELOAD = RELOAD_NOTIFICATION.encode()
 
 
