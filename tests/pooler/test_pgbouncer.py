@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +373,6 @@ workers:
     pollInterval: 3600000
     tasks:
       greet: {}
-    queues: {}
 """
 
 
@@ -388,7 +387,7 @@ async def test_zodworker_as_trigger_dev_ran_it(
     (``?pgbouncer=true``) for migrate, enqueue, fetch and settle; DIRECT_URL for LISTEN. Its
     poll interval is an hour, so jobs that run at once were announced by NOTIFY."""
     path = tmp_path / "catalog.yaml"
-    path.write_text(ZOD_CATALOG.replace("queues: {}", ""), encoding="utf-8")
+    path.write_text(ZOD_CATALOG, encoding="utf-8")
     seen: list[str] = []
 
     async def greet(payload: Any, job: Job) -> None:
@@ -407,11 +406,13 @@ async def test_zodworker_as_trigger_dev_ran_it(
     await zw.initialize()
     try:
         await asyncio.wait_for(listening.wait(), DEADLINE)
-        for i in range(10):
+        later = datetime.now(UTC) + timedelta(hours=1)
+        await zw.enqueue("greet", {"name": "later"}, {"jobKey": "later", "runAt": later})
+        for i in range(9):
             await zw.enqueue("greet", {"name": f"n{i}"}, {"jobKey": f"k{i}"})
-        await zw.dequeue("k9")
+        assert await zw.dequeue("later") is not None
         await eventually(lambda: len(seen) >= 9, "nine jobs to run on NOTIFY")
     finally:
         await zw.stop()
     assert sorted(seen) == [f"n{i}" for i in range(9)]
-    assert count_jobs(db, schema) <= 1  # k9 was dequeued unless a worker had taken it
+    assert count_jobs(db, schema) == 0
