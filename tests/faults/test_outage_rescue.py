@@ -66,13 +66,13 @@ async def test_the_first_worker_back_does_not_rescue_live_workers(
                 await _until(lambda: runs == [job.id], "worker a to run the job")
                 worker_b = Worker(client_b, {}, name="b", options=OPTIONS)
                 rescues: list[float] = []  # when each of b's rescue rounds ended
-                original = worker_b._rescue
+                original = worker_b._rescued
 
-                async def counted(timeout: Any) -> None:
-                    await original(timeout)
+                def counted(rescued: list[Job]) -> None:
+                    original(rescued)
                     rescues.append(asyncio.get_running_loop().time())
 
-                worker_b._rescue = counted  # type: ignore[method-assign]
+                worker_b._rescued = counted  # type: ignore[method-assign]
                 await worker_b.start()
                 try:
                     # Both cut off until a's heartbeat is older than rescue_after.

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from ..core.catalog import Catalog, load_catalog
+from ..core.dsn import split_pooled
 from ..core.jobs import Job
 from ..runtime.clock import SystemClock
 from ..runtime.zodworker import ZodWorker
@@ -249,7 +250,9 @@ async def run_demo(
 
 
 async def _count(database_url: str, schema: str) -> int:
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        split_pooled(database_url)[0], autocommit=True
+    ) as conn:
         cur = await conn.execute(
             sql.SQL("select count(*) from {}.jobs where locked_at is null").format(
                 sql.Identifier(schema)
@@ -260,7 +263,9 @@ async def _count(database_url: str, schema: str) -> int:
 
 
 async def _drop(database_url: str, schema: str) -> None:
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        split_pooled(database_url)[0], autocommit=True
+    ) as conn:
         await conn.execute(
             sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema))
         )

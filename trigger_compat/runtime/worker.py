@@ -683,7 +683,7 @@ class Worker:
 
     # -- heartbeats and rescue ---------------------------------------------------------
 
-    async def _heartbeat(self) -> float | None:
+    async def _heartbeat(self, tx: psycopg.AsyncConnection[Any] | None = None) -> float | None:
         """Beat; returns the seconds until another worker's heartbeat is rescue_after old.
         Cancels the running jobs the beat names as cancelled (the fallback of the 'cancel:'
         notification)."""
@@ -695,7 +695,8 @@ class Worker:
                 os.getpid(),
                 self.task_identifiers,
                 timedelta(seconds=self.options.rescue_after),
-            )
+            ),
+            tx,
         )
         if beat.cancelled:
             self._cancel_running(beat.cancelled)
@@ -728,10 +729,13 @@ class Worker:
         round: a catalog reload may change ``rescue_after``.
 
         A worker that could not heartbeat for a while (the database restarted, the network
-        dropped) rescues nothing until it has beaten again and the others have had two
-        intervals to do the same: they were most likely cut off too, and their heartbeats, as
-        old as its own, would otherwise make it release (and run again) the jobs of live
-        workers as soon as the outage outlasted ``rescue_after``."""
+        dropped) rescues nothing until it has beaten again and the others have had
+        ``rescue_after`` to do the same: they were most likely cut off too, and their
+        heartbeats, as old as its own, would otherwise make it release (and run again) the
+        jobs of live workers as soon as the outage outlasted ``rescue_after``. Each rescue
+        runs in one transaction after a heartbeat of its own, and only when that heartbeat
+        came on time: a rescue that waited out an outage for its connection would otherwise
+        act on heartbeats nobody could refresh."""
         last_beat = time.monotonic()  # start() has just beaten
         next_beat = last_beat + self.options.rescue_after / 3
         next_rescue = time.monotonic() + random.uniform(0, self.options.rescue_after)
@@ -761,7 +765,7 @@ class Worker:
                     failed_beats = 0
                     beaten, last_beat = last_beat, time.monotonic()
                     if last_beat - beaten > interval * 1.5:
-                        rescue_not_before = last_beat + 2 * interval
+                        rescue_not_before = last_beat + self.options.rescue_after
                     if oldest is not None:
                         # 50 ms after that worker's heartbeat is rescue_after old.
                         next_rescue = min(next_rescue, time.monotonic() + max(0.0, oldest) + 0.05)
@@ -773,14 +777,25 @@ class Worker:
                     and now >= max(next_rescue, rescue_not_before)
                 ):
                     next_rescue = time.monotonic() + self.options.rescue_after
-                    await self._rescue(timeout)
+                    rescued: list[Job] | None = None
+                    async with self.client.transaction() as tx:
+                        await self._heartbeat(tx.connection)
+                        beaten, last_beat = last_beat, time.monotonic()
+                        if last_beat - beaten > interval * 1.5:
+                            rescue_not_before = last_beat + self.options.rescue_after
+                        else:
+                            rescued = await self.client.execute(
+                                worker_ops.rescue_jobs(timeout), tx.connection
+                            )
+                    if rescued is not None:
+                        self._rescued(rescued)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("heartbeat or rescue failed (%s); will retry", exc)
 
-    async def _rescue(self, timeout: timedelta) -> None:
-        rescued = await self.client.execute(worker_ops.rescue_jobs(timeout), None)
+    def _rescued(self, rescued: list[Job]) -> None:
+        """After a rescue round: the jobs it released from lost workers."""
         for job in rescued:
             self.stats.rescued += 1
             logger.warning("rescued job %s (%s) from lost worker", job.id, job.task_identifier)
