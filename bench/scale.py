@@ -34,6 +34,8 @@ import psycopg
 from psycopg import sql
 
 from trigger_compat import Client, JobSpec
+from trigger_compat.cli.admin import FAILED_EXACT_CAP, SAMPLE_ROWS
+from trigger_compat.core import admin_ops as ao
 from trigger_compat.core import cron_ops
 from trigger_compat.core.sqlfiles import queries_for
 from trigger_compat.testing.server import start_embedded_server
@@ -454,6 +456,23 @@ def status_only(
                 out = done.stdout
             results[mode] = (statistics.median(times), json.loads(out))
         est, exact = results["estimated"][1], results["exact"][1]
+        # The queries alone, in this process (no start-up, no connecting).
+        q = queries_for(side.schema)
+        query_ms: dict[str, list[float]] = {"estimated": [], "exact": []}
+        for _ in range(runs):
+            t = time.perf_counter()
+            size = db.execute(q["admin_status_size"], {"schema_name": side.schema}).fetchone()
+            rows_est = int(size[0]) if size else 0
+            params = {
+                "rows": rows_est,
+                "percent": ao.sample_percent(rows_est, SAMPLE_ROWS),
+                "failed_cap": FAILED_EXACT_CAP,
+            }
+            db.execute(q["admin_status_estimated"], params).fetchall()
+            query_ms["estimated"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            db.execute(q["admin_status"]).fetchall()
+            query_ms["exact"].append((time.perf_counter() - t) * 1000)
         print(
             f"\n`trigger-compat status` on {rows:,} jobs (median of {runs}; start-up alone "
             f"{startup:.2f} s)"
@@ -468,6 +487,15 @@ def status_only(
                 "",
             ]
         ]
+        cells.append(
+            [
+                "its job-count queries",
+                f"{statistics.median(query_ms['estimated']):.0f} ms",
+                f"{statistics.median(query_ms['exact']):.0f} ms",
+                "",
+                "",
+            ]
+        )
         for state in (*JOB_STATES_BENCH, "total"):
             e, x = est["totals"][state], exact["totals"][state]
             ratio = f"{e / x:.3f}" if x else ("1.000" if e == 0 else "inf")

@@ -10,6 +10,13 @@
 //   {"op": "utils", "version", "schema", "method", "args"}
 //       the statements of WorkerUtils.completeJobs / permanentlyFailJobs / rescheduleJobs /
 //       forceUnlockWorkers of that version.
+//   {"op": "migration_helper", "schema", "conn"?}
+//       the statements of trigger.dev's GraphileMigrationHelperService (webapp start, 0.16 era)
+//       and its decision: "none" (nothing to do), or "notify" (it would NOTIFY
+//       trigger:graphile:migrate and delay the start).
+//   {"op": "run_migrations", "version", "schema", "conn"?}
+//       graphile-worker's own runMigrations of that version (what that service calls next);
+//       answers what it logged.
 //
 // makeWorkerUtils() cannot be pointed at a face: in both versions it runs graphile-worker's
 // migrations on its schema first (0.13 lib.getUtilsAndReleasersFromOptions calls migrate;
@@ -220,7 +227,55 @@ async function utils(req) {
   return { rows, parse };
 }
 
-const OPS = { zw_add: zwAdd, zw_remove: zwRemove, utils_add: utilsAdd, utils };
+// GraphileMigrationHelperService (apps/webapp/app/services/db/graphileMigrationHelper.server.ts,
+// 1642fd7): #graphileSchemaExists is Prisma's $executeRaw (the affected-row count) of the first
+// statement, the schema a bound parameter; #getLatestMigration is $queryRawUnsafe of the second,
+// WORKER_SCHEMA written in unquoted, parsed with z.array(z.object({ id: z.number() })).
+async function migrationHelper(req) {
+  const db = pool(req.conn);
+  const exists = await db.query(
+    `
+      SELECT schema_name FROM information_schema.schemata
+      WHERE schema_name = $1
+    `,
+    [req.schema],
+  );
+  if (exists.rowCount !== 1) return { schemaCount: exists.rowCount, action: "none" };
+  const { rows } = await db.query(`
+      SELECT id FROM ${req.schema}.migrations
+      ORDER BY id DESC LIMIT 1
+    `);
+  if (!rows.every((r) => isNumber(r.id))) {
+    throw new Error(`ZodError: migrations id is not a number: ${JSON.stringify(rows)}`);
+  }
+  const latestMigration = rows.length ? rows[0].id : -1;
+  // "the first v0.14.0 migration has ID 11"
+  const action = latestMigration < 0 || latestMigration > 10 ? "none" : "notify";
+  return { schemaCount: 1, latestMigration, action };
+}
+
+async function runMigrations(req) {
+  const url = req.conn || process.env.DATABASE_URL;
+  const logs = [];
+  const logFactory = (scope) => (level, message) => logs.push({ level, message });
+  if (req.version === "0.13") {
+    const { runMigrations, Logger } = require("graphile-worker-0.13");
+    await runMigrations({ connectionString: url, schema: req.schema, logger: new Logger(logFactory) });
+  } else {
+    const { runMigrations, Logger } = require("graphile-worker-0.16");
+    await runMigrations({ connectionString: url, schema: req.schema, logger: new Logger(logFactory) });
+  }
+  return { logs };
+}
+
+const OPS = {
+  zw_add: zwAdd,
+  zw_remove: zwRemove,
+  utils_add: utilsAdd,
+  utils,
+  migration_helper: migrationHelper,
+  run_migrations: runMigrations,
+};
 
 async function handle(line) {
   const req = JSON.parse(line);

@@ -650,3 +650,135 @@ def test_cli_face_install_and_uninstall(
     assert result.exit_code == 0, result.output
     result = run(main, ["graphile", "face", "uninstall", "--schema", face], env=env)
     assert result.exit_code == 1 and "not a graphile face" in result.output
+
+
+# -- the webapp's start-up migration check, and graphile-worker's migrations ------------------
+
+
+def _face_objects(db: psycopg.Connection[Any], schema: str) -> list[tuple[str, str]]:
+    """Every object of ``schema`` with its definition (functions, types, relations)."""
+    rows = db.execute(
+        "select pg_describe_object(d.classid, d.objid, 0),"
+        "       coalesce(pg_get_functiondef(p.oid), pg_get_viewdef(c.oid), '')"
+        "  from pg_depend d"
+        "  left join pg_proc p on d.classid = 'pg_proc'::regclass and p.oid = d.objid"
+        "  left join pg_class c on d.classid = 'pg_class'::regclass and c.oid = d.objid"
+        " where d.refclassid = 'pg_namespace'::regclass and d.deptype = 'n'"
+        "   and d.refobjid = to_regnamespace(%s) order by 1",
+        (sql.Identifier(schema).as_string(None),),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.fixture()
+def producer(db: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
+    """A login role (name, password) of the kind a face is granted to; dropped afterwards."""
+    role, password = f"producer_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    db.execute(
+        sql.SQL("create role {} login password {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+    )
+    yield role, password
+    db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
+    db.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_webapp_migration_check_meets_a_quiet_face(
+    node: Driver,
+    client: Client,
+    db: psycopg.Connection[Any],
+    face: str,
+    database_url: str,
+    producer: tuple[str, str],
+    shape: str,
+) -> None:
+    """trigger.dev's GraphileMigrationHelperService (every start of a 0.16-era webapp) and the
+    graphile-worker runMigrations it calls next, as the producer role and as the superuser
+    (workers disabled or not): the face reports every migration applied, so nothing is
+    notified, migrated, logged or changed."""
+    role, password = producer
+    install_face(db, face, target=client.schema, shape=shape, grant_to=role)
+    before = _face_objects(db, face)
+    as_producer = node_url(database_url, user=role, password=password)
+    for url in (as_producer, None):
+        helper = node.ok("migration_helper", schema=face, conn=url)
+        assert (helper["schemaCount"], helper["latestMigration"], helper["action"]) == (
+            1,
+            18,
+            "none",
+        )
+        for version in SHAPES:
+            ran = node.ok("run_migrations", version=version, schema=face, conn=url)
+            assert ran["logs"] == [], ran
+    assert _face_objects(db, face) == before
+    assert db.execute(
+        sql.SQL(
+            "select count(*), max(id), array_agg(id order by id) filter (where breaking)"
+            " from {}.migrations"
+        ).format(sql.Identifier(face))
+    ).fetchone() == (18, 18, [1, 3, 11, 13, 14, 16])
+    # Nobody can record a migration in it: not the producer, not the owner (a later
+    # graphile-worker's migration 19 would fail on its first statement, before any other).
+    insert = sql.SQL("insert into {}.migrations (id, breaking) values (19, false)").format(
+        sql.Identifier(face)
+    )
+    conninfo = psycopg.conninfo.make_conninfo(database_url, user=role, password=password)
+    with psycopg.connect(conninfo, autocommit=True) as as_role:
+        for conn in (as_role, db):
+            with (
+                pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="cannot insert"),
+                conn.transaction(),
+            ):
+                conn.execute(insert)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_role.execute(sql.SQL("create table {}.jobs (id int)").format(sql.Identifier(face)))
+    assert _face_objects(db, face) == before
+
+
+def test_install_refuses_a_face_graphile_migrated(
+    node: Driver, client: Client, db: psycopg.Connection[Any], face: str, database_url: str
+) -> None:
+    """A face made before it had its migrations view, on which graphile-worker 0.16.6's
+    runMigrations ran as the superuser: migration 1 committed graphile's tables and functions
+    into it. install refuses it, naming the fix, and changes nothing; uninstall then install
+    gives a clean face; a face missing one of its own objects is made again."""
+    install_face(db, face, target=client.schema, shape="0.16")
+    clean = _face_objects(db, face)
+    face_id = sql.Identifier(face)
+    db.execute(sql.SQL("drop view {}.migrations").format(face_id))
+    failed = node.call("run_migrations", version="0.16", schema=face)
+    assert failed["status"] == "error", failed
+    assert "already exists" in failed["error"]  # migration 2 (migration 1 was committed)
+    tables = db.execute(
+        "select array_agg(relname::text order by relname) from pg_class"
+        " where relnamespace = to_regnamespace(%s) and relkind = 'r'",
+        (face_id.as_string(None),),
+    ).fetchone()
+    assert tables == (["job_queues", "jobs", "migrations"],)
+    migrated = _face_objects(db, face)
+
+    for shape in ("0.16", "0.13"):  # the same face again, or a replacement
+        with pytest.raises(ConfigurationError, match="face uninstall") as refused:
+            install_face(db, face, target=client.schema, shape=shape)
+        assert "\n" not in str(refused.value)
+        assert f"(table {face}.job_queues, table {face}.jobs, " in str(refused.value)
+        assert _face_objects(db, face) == migrated
+    result = CliRunner().invoke(
+        main,
+        ["graphile", "face", "install", "--schema", face],
+        env={"DATABASE_URL": database_url, "TRIGGER_COMPAT_SCHEMA": client.schema},
+    )
+    assert result.exit_code == 2, result.output
+    assert f"trigger-compat graphile face uninstall --schema {face}" in result.output
+
+    assert uninstall_face(db, face) is not None
+    assert install_face(db, face, target=client.schema, shape="0.16").changed
+    assert _face_objects(db, face) == clean
+
+    # One of the face's own objects gone: made again (not "unchanged").
+    db.execute(sql.SQL("drop function {}.remove_job(text)").format(face_id))
+    assert install_face(db, face, target=client.schema, shape="0.16").changed
+    assert _face_objects(db, face) == clean
+    assert not install_face(db, face, target=client.schema, shape="0.16").changed

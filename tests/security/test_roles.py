@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from trigger_compat import Client, JobSpec
-from trigger_compat.core import worker_ops
+from trigger_compat.core import cron_ops, worker_ops
 from trigger_compat.core.sqlfiles import grant_sql
 
 PASSWORD = "s3cret-role-pw"
@@ -148,6 +148,11 @@ def test_worker_runs_jobs(roles: dict[str, str], client: Client) -> None:
         worker.execute(worker_ops.rescue_jobs(timedelta(seconds=0)))
         worker.execute(worker_ops.unregister_worker("w1"))
         assert worker.add_job("follow-up").task_identifier == "follow-up"
+        # The cleanup task's collection of empty queue rows (it locks job_queues).
+        worker.add_job("queued", queue_name="gone")
+        [queued] = worker.fetch_jobs("w1", 1, task_identifiers=["queued"])
+        worker.complete_jobs([queued.id])
+        assert worker.execute(cron_ops.collect_job_queues(10)) == 1
 
 
 def test_worker_has_no_ddl(roles: dict[str, str], client: Client) -> None:

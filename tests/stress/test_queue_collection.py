@@ -17,7 +17,7 @@ from psycopg import sql
 
 from trigger_compat import Client, JobSpec
 from trigger_compat.core import cron_ops
-from trigger_compat.errors import ConfigurationError
+from trigger_compat.errors import ConfigurationError, TransactionConflictError
 
 from .test_engine_stress import process_context
 
@@ -49,16 +49,32 @@ def _producer(url: str, schema: str, n: int, barrier: Any, results: Any) -> None
                     return f"fresh:{n}:{i}:{k}"
 
                 # One transaction, several statements: the first job's queue row is used
-                # while the transaction goes on adding to others.
-                with c.transaction() as tx:
-                    added.append(tx.add_job("deliver", {"n": n, "i": i}, queue_name=name(0)).id)
-                    jobs = tx.add_jobs(
-                        [
-                            JobSpec(identifier="deliver", payload={"k": k}, queue_name=name(k))
-                            for k in range(1, 4)
-                        ]
-                    )
-                    added.extend(j.id for j in jobs)
+                # while the transaction goes on adding to others. Two such transactions that
+                # both create the rows of two queues, in opposite orders, deadlock (as with
+                # any new queue names): the loser is rolled back and adds again, as an
+                # application would.
+                for _ in range(20):
+                    ids: list[int] = []
+                    try:
+                        with c.transaction() as tx:
+                            ids.append(
+                                tx.add_job("deliver", {"n": n, "i": i}, queue_name=name(0)).id
+                            )
+                            jobs = tx.add_jobs(
+                                [
+                                    JobSpec(
+                                        identifier="deliver", payload={"k": k}, queue_name=name(k)
+                                    )
+                                    for k in range(1, 4)
+                                ]
+                            )
+                            ids.extend(j.id for j in jobs)
+                    except TransactionConflictError:
+                        continue
+                    added.extend(ids)
+                    break
+                else:
+                    raise AssertionError("20 conflicts in a row")
                 if rnd.random() < 0.5:
                     added.append(c.add_job("deliver", {"n": n}, queue_name=name(9)).id)
         results.put(("ok", n, added))

@@ -128,7 +128,8 @@ def install(
     grant_to: tuple[str, ...],
 ) -> None:
     """Create (or update) the face schema NAME for a trigger-compat schema. Safe to run
-    again; an existing schema that is not a face is refused."""
+    again; an existing schema that is not a face is refused, and so is a face holding objects
+    it did not make (graphile-worker's migrations ran on it: uninstall it first)."""
     url = _url(database_url)
     if target is None:
         from .admin import _schema_of_catalog_file

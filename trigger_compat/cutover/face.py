@@ -9,7 +9,10 @@ the jobs.
 
 The face has graphile-worker's ``add_job``, ``add_jobs`` (and its ``job_spec`` type),
 ``remove_job``, ``complete_jobs``, ``permanently_fail_jobs``, ``reschedule_jobs`` and
-``force_unlock_workers``, with graphile's argument names, types and defaults. Each calls the
+``force_unlock_workers``, with graphile's argument names, types and defaults, and a read-only
+``migrations`` view reporting every migration of graphile-worker 0.16.6 as applied (so that the
+webapp's start-up migration check, and graphile's ``runMigrations`` it calls, find nothing to
+do and change nothing; the view takes no inserts). Each function calls the
 function of the same name in the trigger-compat schema (job-key modes, wake-ups: exactly
 :meth:`Client.add_job <trigger_compat.Client.add_job>`), and returns its rows in the job-row
 shape of the chosen graphile-worker version, which ZodWorker's parser accepts:
@@ -36,8 +39,10 @@ the trigger-compat schema. Install as the owner of the trigger-compat schema (th
 ``migrate``), and again after upgrading trigger-compat (a changed face is replaced).
 
 The schema comment marks a face (``trigger-compat graphile face {json}``): :func:`install_face`
-creates the schema or replaces a face, never another schema; :func:`uninstall_face` drops only
-a face.
+creates the schema or replaces a face, never another schema, and refuses a face that holds
+objects it did not make (graphile-worker's tables, after its migrations were run on the face as
+a role that may create there); :func:`uninstall_face` drops only a face (with whatever it
+holds).
 """
 
 from __future__ import annotations
@@ -164,7 +169,11 @@ def face_sql(face: str, target: str = DEFAULT_SCHEMA, shape: str = DEFAULT_SHAPE
         "target": sql.Identifier(target),
         "row": sql.Identifier(face, ROW_TYPES[shape]),
     }
-    texts = (_text(f"face_row_{shape}.sql"), _text("face_functions.sql"))
+    texts = (
+        _text(f"face_row_{shape}.sql"),
+        _text("face_functions.sql"),
+        _text("face_migrations.sql"),
+    )
     return "\n".join(sql.SQL(t).format(**names).as_string(None) for t in texts)
 
 
@@ -182,7 +191,13 @@ def grant_face_sql(face: str, role: str) -> str:
 def _sha256() -> str:
     text = "\n".join(
         _text(n)
-        for n in ("face_row_0.13.sql", "face_row_0.16.sql", "face_functions.sql", "face_grant.sql")
+        for n in (
+            "face_row_0.13.sql",
+            "face_row_0.16.sql",
+            "face_functions.sql",
+            "face_migrations.sql",
+            "face_grant.sql",
+        )
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -281,6 +296,44 @@ def _check_target(cur: psycopg.Cursor[Any], target: str) -> None:
         )
 
 
+def _own_functions(face: Face) -> list[str]:
+    """The functions ``face`` makes, as regprocedure texts."""
+    qface = sql.Identifier(face.schema).as_string(None)
+    qtarget = sql.Identifier(face.target).as_string(None)
+    signatures = [f.replace("job_spec[]", f"{qface}.job_spec[]") for f in FUNCTIONS]
+    return [f"{qface}.{s}" for s in (*signatures, f"_job_row({qtarget}.jobs)")]
+
+
+def _objects(cur: psycopg.Cursor[Any], face: Face) -> tuple[list[str], int]:
+    """The objects in the schema of ``face`` that a face does not make (described), and how
+    many of the face's own objects are there."""
+    types = [ROW_TYPES.get(face.shape, ""), "job_spec"]
+    rows = cur.execute(
+        _text("face_objects.sql"),
+        {"schema": face.schema, "functions": _own_functions(face), "types": types},
+    ).fetchall()
+    return [str(r[0]) for r in rows if not r[1]], sum(1 for r in rows if r[1])
+
+
+def _check_only_the_face(cur: psycopg.Cursor[Any], face: Face) -> bool:
+    """Refuse a face that holds objects the face does not make; true when one of the face's
+    own objects is missing (the face must be made again)."""
+    foreign, own = _objects(cur, face)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ConfigurationError(
+            "face schema",
+            f"graphile face {face.schema!r} holds {len(foreign)} object(s) the face does not "
+            f"make ({shown}; graphile-worker's migrations were run on it); nothing was changed: "
+            f"run `trigger-compat graphile face uninstall --schema {face.schema}` (it drops the "
+            "schema with them), then install again",
+        )
+    # The face's functions, its two composite types and the migrations view.
+    return own < len(FUNCTIONS) + 1 + 2 + 1
+
+
 def face_info(database: str | psycopg.Connection[Any], schema: str) -> Face | None:
     """The face installed in ``schema``, or None when ``schema`` is not a face."""
     check_schema_name(schema)
@@ -299,9 +352,12 @@ def install_face(
     """Install the face ``schema`` for the trigger-compat schema ``target`` in ``shape``
     (``"0.13"`` or ``"0.16"``), letting the ``grant_to`` role(s) call it. Idempotent: the same
     face is left as it is (grants applied); a face of another shape, target or version is
-    replaced in the same transaction, keeping the roles it was granted to. An existing schema
-    that is not a face is refused (:class:`ConfigurationError`), as is a ``target`` that is
-    not migrated (:class:`SchemaNotMigratedError`). One transaction: nothing changes on error.
+    replaced in the same transaction, keeping the roles it was granted to, as is a face missing
+    one of its objects. An existing schema that is not a face is refused
+    (:class:`ConfigurationError`), and so is a face that holds objects the face does not make
+    (graphile-worker's, when its migrations ran on the face): install never drops what it did
+    not make, so ``uninstall_face`` first (it drops them). A ``target`` that is not migrated is
+    refused (:class:`SchemaNotMigratedError`). One transaction: nothing changes on error.
     """
     _check_names(schema, target)
     checked_shape = _check_shape(shape)
@@ -328,6 +384,8 @@ def install_face(
         schema_id = sql.Identifier(schema)
         keep: tuple[str, ...] = ()
         changed = current != wanted
+        if current is not None and _check_only_the_face(cur, current):
+            changed = True
         if changed:
             if current is not None:
                 keep = _grantees(cur, schema)

@@ -1,5 +1,6 @@
 -- A producer role may call the face's graphile-worker functions and nothing else: usage of
--- the face schema and EXECUTE on its functions; no privilege on the trigger-compat schema,
+-- the face schema, EXECUTE on its functions and SELECT on its migrations view (which the
+-- webapp's start-up migration check reads); no privilege on the trigger-compat schema,
 -- which the face's SECURITY DEFINER functions reach with their owner's rights.
 -- {face} and {role}: quoted identifiers.
 grant usage on schema {face} to {role};
@@ -12,3 +13,4 @@ grant execute on function
     {face}.reschedule_jobs(bigint[], timestamptz, integer, integer, integer),
     {face}.force_unlock_workers(text[])
     to {role};
+grant select on {face}.migrations to {role};
