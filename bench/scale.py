@@ -10,6 +10,11 @@ key) and then ``vacuum analyze``d. Every workload runs on both, alternating run 
 table shows the medians and big/empty (goal: ≤ 2×). Then ``trigger-compat status`` is run as a
 subprocess on each schema (goal: under a second on the big one) and the plan of its query is
 printed. Rows a run adds are deleted (empty: truncated) after it, untimed. See bench/README.md.
+
+Three other modes, each alone: ``--status-rows N`` (``status`` estimated and ``--exact`` on N
+jobs, with the estimated/exact ratios), ``--queues`` (fetch cost by number of named queues, due
+or empty) and ``--queue-gc`` (add_job/add_jobs with collect_job_queues looping beside them, and
+with a foreign key from jobs to job_queues instead).
 """
 
 from __future__ import annotations

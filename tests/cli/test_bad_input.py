@@ -63,6 +63,8 @@ DB_COMMANDS: dict[str, list[str]] = {
         "not_migrated_here",
     ],
     "graphile face uninstall": ["graphile", "face", "uninstall", "--schema", "graphile_face"],
+    "graphile import": ["graphile", "import", "--from-schema", "graphile_worker", "--dry-run"],
+    "graphile export": ["graphile", "export", "--to-schema", "graphile_worker", "--dry-run"],
 }
 #: Commands that use no database, with arguments that are valid.
 OTHER_COMMANDS: dict[str, list[str]] = {

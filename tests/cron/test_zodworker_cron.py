@@ -195,6 +195,18 @@ workers:
             db, schema, {"attempts": 2, "max_attempts": 5, "run_at": ts - timedelta(days=9)}
         ),
     }
+    ident = sql.Identifier(schema)
+    db.execute(
+        sql.SQL("insert into {}.job_queues (queue_name) values ('empty:1'), ('empty:2')").format(
+            ident
+        )
+    )
+    db.execute(sql.SQL("insert into {}.job_queues (queue_name) values ('busy')").format(ident))
+    db.execute(
+        sql.SQL("insert into {}.jobs (task_identifier, queue_name) values ('x', 'busy')").format(
+            ident
+        )
+    )
     clock.set(ts)
     await eventually(lambda: events, what="cleanup_stats")
     assert events == [
@@ -205,6 +217,11 @@ workers:
     ]
     left = {r["id"] for r in rows(db, schema, "task_identifier = 'old'")}
     assert left == {ids["old"], ids["locked"], ids["recent"], ids["retrying"]}
+    # Then up to maxCount rows of queues without jobs go (a queue with a job stays).
+    remaining = db.execute(
+        sql.SQL("select count(*) from {}.job_queues").format(sql.Identifier(schema))
+    ).fetchone()
+    assert remaining == (1,)
 
 
 async def test_reporter_queue_metrics_at_minute_50(

@@ -22,7 +22,7 @@ import psycopg
 
 from ..client import Client
 from ..core import admin_ops as ao
-from ..core import cron_ops, ops
+from ..core import ops
 from ..core.dberrors import MIGRATE_HINT, translate
 from ..core.dsn import split_pooled
 from ..core.migrations import latest_version, moved_on, pending
@@ -1036,6 +1036,9 @@ def clean(
                 "Delete {}?", "deleting", "deleted", as_json, yes, batch_size,
             )  # fmt: skip
         if empty_queues:
+            # Imported here: cron_ops brings the catalog models, which `status` never needs.
+            from ..core import cron_ops
+
             _confirm("Delete the rows of queues that have no job?", yes)
             deleted = batches = refused = 0
             while True:

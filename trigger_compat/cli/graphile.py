@@ -6,8 +6,6 @@ The subcommands live in ``graphile_face`` (``face install`` / ``face uninstall``
 
 from __future__ import annotations
 
-import click
-
 from . import main
 
 
@@ -19,4 +17,4 @@ def graphile() -> None:
 from . import graphile_face as _face  # noqa: E402  (registers `face`)
 from . import graphile_transfer as _transfer  # noqa: E402  (registers `import`, `export`)
 
-__all__ = ["graphile", "_face", "_transfer"]
+__all__ = ["_face", "_transfer", "graphile"]

@@ -445,6 +445,41 @@ def validate_spec(
     )
 
 
+def _plain_spec(
+    spec: JobSpec, checked_identifiers: set[str], max_payload_bytes: int | None
+) -> JobParams:
+    """:func:`validate_spec` of a spec that sets only an identifier, a payload and perhaps a
+    job key (most specs of a batch), with the same checks and result, minus the branches of
+    the options it leaves unset; an identifier already checked in the batch is not checked
+    again."""
+    identifier = spec.identifier
+    if identifier not in checked_identifiers:
+        if check_text("identifier", identifier, MAX_IDENTIFIER_LENGTH, "") is None:
+            raise InvalidJobError("identifier", "is required")
+        checked_identifiers.add(identifier)
+    payload = spec.payload
+    flat = is_flat_object(payload)
+    job_key = spec.job_key
+    return JobParams(
+        identifier=identifier,
+        payload=(
+            None
+            if payload is None
+            else payload_json("payload", payload, max_payload_bytes, flat=flat)
+        ),
+        queue_name=None,
+        run_at=None,
+        max_attempts=None,
+        job_key=(
+            None if job_key is None else check_text("job_key", job_key, MAX_JOB_KEY_LENGTH, "")
+        ),
+        job_key_mode=None,
+        priority=None,
+        flags=None,
+        stored_payload=dict(cast("dict[str, Any]", payload)) if flat else None,
+    )
+
+
 def validate_specs(
     specs: Sequence[JobSpec | dict[str, Any]],
     max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
@@ -452,6 +487,7 @@ def validate_specs(
     """Validate a batch; also refuses the same job key twice."""
     params: list[JobParams] = []
     seen: dict[str, int] = {}
+    checked_identifiers: set[str] = set()
     for i, raw in enumerate(specs):
         if type(raw) is JobSpec:
             spec = raw
@@ -465,7 +501,17 @@ def validate_specs(
         else:
             raise InvalidJobError(f"specs[{i}]", f"must be a JobSpec (got {type(raw).__name__})")
         try:
-            p: JobParams | None = validate_spec(spec, "", max_payload_bytes)
+            p: JobParams | None = (
+                _plain_spec(spec, checked_identifiers, max_payload_bytes)
+                if spec.queue_name is None
+                and spec.run_at is None
+                and spec.max_attempts is None
+                and spec.job_key_mode is None
+                and spec.priority is None
+                and spec.flags is None
+                and spec.unique is None
+                else validate_spec(spec, "", max_payload_bytes)
+            )
         except InvalidJobError:
             p = None
         if p is None:
