@@ -7,8 +7,9 @@ A1  a backlog of --jobs jobs with --size-kib KiB payloads; one worker of --concu
     drains it. Reported: the backlog's raw payload bytes and its size on disk, drain rate,
     the worker's resident memory before the drain and its peak growth during it (sampled
     every 50 ms from /proc/self/statm), the most jobs it held at once. Baseline, same run:
-    a raw-SQL consumer (lock --concurrency ready rows FOR UPDATE SKIP LOCKED, read their
-    payloads, delete them) over a copy of the same backlog, with the same memory sampling.
+    a raw-SQL consumer (lock --concurrency ready rows FOR UPDATE SKIP LOCKED in id order, read
+    their payloads, delete them) over a copy of the same backlog (id its primary key), with
+    the same memory sampling.
     The payloads are text built by the server (``repeat(md5(i), …)``), so they compress:
     1,000,000 × 100 KiB is ~98 GiB raw, a few GiB on disk. Each handler still receives the
     whole 100 KiB decoded payload.
@@ -215,6 +216,7 @@ def run(args: argparse.Namespace, url: str) -> None:
             db.execute(
                 q(schema, "create table {s}.raw_backlog as select id, payload from {s}.jobs")
             )
+            db.execute(q(schema, "alter table {s}.raw_backlog add primary key (id)"))
         raw_table = f'"{schema}".raw_backlog'
         print(
             f"A1 backlog: {args.jobs:,} jobs x {args.size_kib} KiB = "
