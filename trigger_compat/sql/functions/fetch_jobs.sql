@@ -9,13 +9,18 @@
 --     each for as many jobs as it gave (SKIP LOCKED, so a job another worker took meanwhile
 --     is replaced by that task's next one). Nothing is locked that is not then handed out.
 --     With one task the lock is taken at once.
---   * Named queues are found by a skip scan of jobs_queue_ready_idx: one probe per queue that
---     has available jobs, none for a queue whose jobs are all done, running or failed (not
---     every job_queues row ever created). A queue is visited only when it has a free place
---     (its running jobs counted on jobs_queue_running_idx, so a busy queue costs one small
---     probe and no row lock) and a job of the worker's tasks and flags ready now. The count is
---     repeated after the queue row is locked: that count, made under the lock with a fresh
---     snapshot, is what keeps a queue within its concurrency.
+--   * Named queues are found by a walk of jobs_queue_order_idx (their available jobs in
+--     priority, run_at, id order), which stops once max_jobs queues gave jobs: its cost does not
+--     grow with the number of queues that have jobs due. The walk is bounded (v_walk entries):
+--     when it meets only jobs it cannot take (the backlog of busy or paused queues, other
+--     tasks, jobs not due yet), the queues it did not reach are found by a skip scan of
+--     jobs_queue_ready_idx instead: one probe per queue that has available jobs, none for a
+--     queue whose jobs are all done, running or failed (not every job_queues row ever
+--     created). Either way a queue is visited only when it has a free place (its running jobs
+--     counted on jobs_queue_running_idx, so a busy queue costs one small probe and no row lock)
+--     and a job of the worker's tasks and flags ready now. The count is repeated after the
+--     queue row is locked: that count, made under the lock with a fresh snapshot, is what
+--     keeps a queue within its concurrency.
 --
 -- Paused tasks and queues (the paused table: pause_jobs / resume_jobs) are left alone: none of
 -- their jobs is handed out. The table is read once per fetch, and only its emptiness when
@@ -62,6 +67,10 @@ declare
     v_cands   fetch_candidate[];
     v_ids     bigint[];
     v_queue   record;
+    v_step    record;
+    v_walk    integer := least(greatest(200, 4 * fetch_jobs.max_jobs), 1000);  -- its bound
+    v_walked  integer := 0;
+    v_seen    text[] := '{}';  -- the queues the walk visited
     v_running integer;
     v_got     fetch_candidate[];  -- the jobs locked in one queue
     v_queues  integer := 0;       -- the queues that gave jobs
@@ -140,47 +149,34 @@ begin
             limit t.n
               for update skip locked) as c;
 
-    -- The queues with a job ready now, found by a skip scan of jobs_queue_ready_idx (one
-    -- probe per queue that has available jobs: the first entry of a queue holds its
-    -- earliest run_at), not by visiting every job_queues row. Each is then checked for
-    -- a ready job of the worker's tasks and flags (the LATERAL probe of
-    -- jobs_queue_fetch_idx: the queue's head, in priority, run_at, id order, with a LIMIT,
-    -- so that it stays a per-queue probe of the index), and a free place (running jobs
-    -- counted on jobs_queue_running_idx). Those probes take no lock; the queues are then
-    -- visited best head first, and only until max_jobs of them gave a job: a fetch locks
-    -- a handful of queue rows and jobs however many queues are due, not all of them.
-    for v_queue in
-        select q.queue_name, q.concurrency
-          from (with recursive heads(queue_name, run_at) as (
-                    (select j.queue_name, j.run_at from jobs j
-                      where j.is_available and j.queue_name is not null
-                      order by j.queue_name, j.run_at
-                      limit 1)
-                    union all
-                    select n.queue_name, n.run_at
-                      from heads h
-                     cross join lateral (
-                           select j.queue_name, j.run_at from jobs j
-                            where j.is_available and j.queue_name is not null
-                              and j.queue_name > h.queue_name
-                            order by j.queue_name, j.run_at
-                            limit 1) as n)
-                select h.queue_name from heads h where h.run_at <= v_now) as due
-          join job_queues q on q.queue_name = due.queue_name
-                           and (v_skip_queues is null or not (q.queue_name = any(v_skip_queues)))
-         cross join lateral (
-               select j.priority, j.run_at, j.id from jobs j
-                where j.queue_name = q.queue_name and j.is_available and j.run_at <= v_now
-                  and (v_tasks is null or j.task_identifier = any(v_tasks))
-                  and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
-                  and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
-                order by j.priority, j.run_at, j.id
-                limit 1) as ready
-         where (select count(*) from jobs r
-                 where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
-         order by ready.priority, ready.run_at, ready.id
-           for update of q skip locked
+    -- The queues with a job ready now, best head first: a walk of jobs_queue_order_idx. The
+    -- first ready job of a queue it meets (due, of the worker's tasks and flags) is that
+    -- queue's head, so the queues are visited in the order of their heads, each once: locked
+    -- (SKIP LOCKED) if it is not paused and has a free place, then its jobs locked as below.
+    -- It stops once max_jobs queues gave jobs (usually after a handful of entries, however
+    -- many queues are due), or after v_walk entries.
+    for v_step in
+        select j.queue_name,
+               (j.run_at <= v_now
+                and (v_tasks is null or j.task_identifier = any(v_tasks))
+                and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
+                and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))) as ready
+          from jobs j
+         where j.is_available and j.queue_name is not null
+         order by j.priority, j.run_at, j.id
+         limit v_walk
     loop
+        v_walked := v_walked + 1;
+        continue when v_step.ready is not true or v_step.queue_name = any(v_seen);
+        v_seen := v_seen || v_step.queue_name;
+        select q.queue_name, q.concurrency into v_queue
+          from job_queues q
+         where q.queue_name = v_step.queue_name
+           and (v_skip_queues is null or not (q.queue_name = any(v_skip_queues)))
+           and (select count(*) from jobs r
+                 where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+           for update of q skip locked;
+        continue when not found;
         select count(*) into v_running from jobs j
          where j.queue_name = v_queue.queue_name and j.locked_at is not null;
         if v_running < v_queue.concurrency then
@@ -197,12 +193,79 @@ begin
                 v_queued := true;
                 v_cands := v_cands || v_got;
                 v_queues := v_queues + 1;
-                -- The queues come best head first: the best max_jobs queued jobs are all in
-                -- the first max_jobs queues that give one, so the rest need no lock.
                 exit when v_queues >= fetch_jobs.max_jobs;
             end if;
         end if;
     end loop;
+
+    -- When the walk read v_walk entries without max_jobs queues giving jobs, the queues it did
+    -- not visit are found by a skip scan of jobs_queue_ready_idx (one probe per queue that
+    -- has available jobs: the first entry of a queue holds its earliest run_at), not by
+    -- visiting every job_queues row. Their heads all come after the entries the walk read,
+    -- so the queues are still visited in the order of their heads. Each is checked for
+    -- a ready job of the worker's tasks and flags (the LATERAL probe of
+    -- jobs_queue_fetch_idx: the queue's head, in priority, run_at, id order, with a LIMIT,
+    -- so that it stays a per-queue probe of the index), and a free place (running jobs
+    -- counted on jobs_queue_running_idx). Those probes take no lock; the queues are then
+    -- visited best head first, and only until max_jobs of them gave a job: a fetch locks
+    -- a handful of queue rows and jobs however many queues are due, not all of them.
+    if v_queues < fetch_jobs.max_jobs and v_walked >= v_walk then
+        for v_queue in
+            select q.queue_name, q.concurrency
+              from (with recursive heads(queue_name, run_at) as (
+                        (select j.queue_name, j.run_at from jobs j
+                          where j.is_available and j.queue_name is not null
+                          order by j.queue_name, j.run_at
+                          limit 1)
+                        union all
+                        select n.queue_name, n.run_at
+                          from heads h
+                         cross join lateral (
+                               select j.queue_name, j.run_at from jobs j
+                                where j.is_available and j.queue_name is not null
+                                  and j.queue_name > h.queue_name
+                                order by j.queue_name, j.run_at
+                                limit 1) as n)
+                    select h.queue_name from heads h where h.run_at <= v_now) as due
+              join job_queues q on q.queue_name = due.queue_name
+                               and (v_skip_queues is null or not (q.queue_name = any(v_skip_queues)))
+                               and not (q.queue_name = any(v_seen))
+             cross join lateral (
+                   select j.priority, j.run_at, j.id from jobs j
+                    where j.queue_name = q.queue_name and j.is_available and j.run_at <= v_now
+                      and (v_tasks is null or j.task_identifier = any(v_tasks))
+                      and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
+                      and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+                    order by j.priority, j.run_at, j.id
+                    limit 1) as ready
+             where (select count(*) from jobs r
+                     where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+             order by ready.priority, ready.run_at, ready.id
+               for update of q skip locked
+        loop
+            select count(*) into v_running from jobs j
+             where j.queue_name = v_queue.queue_name and j.locked_at is not null;
+            if v_running < v_queue.concurrency then
+                v_got := array(
+                    select row(j.priority, j.run_at, j.id)::fetch_candidate from jobs j
+                     where j.queue_name = v_queue.queue_name and j.is_available and j.run_at <= v_now
+                       and (v_tasks is null or j.task_identifier = any(v_tasks))
+                       and (v_skip_tasks is null or not (j.task_identifier = any(v_skip_tasks)))
+                       and (v_flags is null or j.flags is null or not (j.flags ?| v_flags))
+                     order by j.priority, j.run_at, j.id
+                     limit least(v_queue.concurrency - v_running, fetch_jobs.max_jobs)
+                       for update skip locked);
+                if cardinality(v_got) > 0 then
+                    v_queued := true;
+                    v_cands := v_cands || v_got;
+                    v_queues := v_queues + 1;
+                    -- The queues come best head first: the best max_jobs queued jobs are all in
+                    -- the first max_jobs queues that give one, so the rest need no lock.
+                    exit when v_queues >= fetch_jobs.max_jobs;
+                end if;
+            end if;
+        end loop;
+    end if;
 
     if v_queued or cardinality(v_heads) > 1 then
         -- Merge the candidates of every task and queue and keep the best max_jobs.
