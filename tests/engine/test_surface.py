@@ -109,9 +109,10 @@ def big_schema(database_url: str) -> Iterator[str]:
 
 # The SELECTs of fetch_jobs (sql/functions/fetch_jobs.sql), with the function's
 # variables as parameters: the tasks with jobs without a queue (when no task filter is
-# given), the best heads among the tasks, the lock of one task's head, the queues with a free
-# place and a ready job (found by a skip scan of the queues that have available jobs), a
-# queue's head.
+# given), the best heads among the tasks, the lock of one task's head, the walk of the queued
+# jobs in fetch order and the lock of a queue row it visits, the queues with a free place and a
+# ready job (found by a skip scan of the queues that have available jobs, when the walk met too
+# many jobs it cannot take), a queue's head.
 FILTERS = """
     and (%(tasks)s::text[] is null or j.task_identifier = any(%(tasks)s::text[]))
     and (%(flags)s::text[] is null or j.flags is null or not (j.flags ?| %(flags)s::text[]))"""
@@ -154,6 +155,23 @@ TASK_LOCK = (
         limit %(n)s
           for update skip locked"""
 )
+QUEUE_WALK = """
+    select j.queue_name,
+           (j.run_at <= %(now)s
+            and (%(tasks)s::text[] is null or j.task_identifier = any(%(tasks)s::text[]))
+            and (%(flags)s::text[] is null or j.flags is null
+                 or not (j.flags ?| %(flags)s::text[]))) as ready
+      from jobs j
+     where j.is_available and j.queue_name is not null
+     order by j.priority, j.run_at, j.id
+     limit %(walk)s"""
+QUEUE_LOCK = """
+    select q.queue_name, q.concurrency
+      from job_queues q
+     where q.queue_name = %(queue)s
+       and (select count(*) from jobs r
+             where r.queue_name = q.queue_name and r.locked_at is not null) < q.concurrency
+       for update of q skip locked"""
 READY_QUEUES = (
     """select q.queue_name, q.concurrency
          from (with recursive heads(queue_name, run_at) as (
@@ -172,6 +190,7 @@ READY_QUEUES = (
                            limit 1) as n)
                select h.queue_name from heads h where h.run_at <= %(now)s) as due
          join job_queues q on q.queue_name = due.queue_name
+                          and not (q.queue_name = any(%(seen)s::text[]))
         cross join lateral (
               select j.priority, j.run_at, j.id from jobs j
                where j.queue_name = q.queue_name and j.is_available and j.run_at <= %(now)s"""
@@ -197,6 +216,8 @@ QUERIES = {
     "task_list": (TASK_LIST, {"jobs_task_fetch_idx"}),
     "task_heads": (TASK_HEADS, {"jobs_task_fetch_idx"}),
     "task_lock": (TASK_LOCK, {"jobs_task_fetch_idx"}),
+    "queue_walk": (QUEUE_WALK, {"jobs_queue_order_idx"}),
+    "queue_lock": (QUEUE_LOCK, {"jobs_queue_running_idx"}),
     "ready_queues": (
         READY_QUEUES,
         {"jobs_queue_running_idx", "jobs_queue_ready_idx", "jobs_queue_fetch_idx"},
@@ -223,7 +244,14 @@ def test_fetch_queries_use_the_partial_indexes(
     database_url: str, big_schema: str, query: str, arguments: str, plan_cache_mode: str
 ) -> None:
     text, indexes = QUERIES[query]
-    params = {"now": T0, "n": 10, "queue": "q7", **ARGUMENTS[arguments]}
+    params = {
+        "now": T0,
+        "n": 10,
+        "walk": 200,
+        "queue": "q7",
+        "seen": ["q1", "q2"],
+        **ARGUMENTS[arguments],
+    }
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("set search_path to {}").format(sql.Identifier(big_schema)))
         # plpgsql switches to a generic plan after a few calls: check both kinds.
@@ -297,7 +325,7 @@ def test_fetch_jobs_reads_jobs_through_the_indexes_only(database_url: str, big_s
     assert after["seq_scan"] == before["seq_scan"]
     assert after["jobs_task_fetch_idx"] > before["jobs_task_fetch_idx"]
     assert after["jobs_queue_fetch_idx"] > before["jobs_queue_fetch_idx"]
-    assert after["jobs_queue_ready_idx"] > before["jobs_queue_ready_idx"]
+    assert after["jobs_queue_order_idx"] > before["jobs_queue_order_idx"]
 
 
 def test_fetch_jobs_does_not_visit_queues_without_available_jobs(
@@ -329,6 +357,81 @@ def test_fetch_jobs_does_not_visit_queues_without_available_jobs(
     assert [j.payload for j in fetched] == [{"n": 1}]  # "live" is serial; "later" is not due
     scans = {name: after[name] - before[name] for name in after if name != "seq_scan"}
     assert sum(scans.values()) < 30, scans  # the 3,000 old queues would be 3,000 or more
+
+
+def index_entries_read(conn: psycopg.Connection[Any], schema: str) -> dict[str, int]:
+    conn.execute("select pg_stat_force_next_flush()")
+    conn.execute("select pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "select indexrelname, idx_tup_read from pg_stat_user_indexes"
+        " where schemaname = %s and relname = 'jobs'",
+        (schema,),
+    ).fetchall()
+    return {name: int(read) for name, read in rows}
+
+
+def test_fetch_jobs_cost_does_not_grow_with_the_queues_that_have_jobs_due(
+    database_url: str, schema: str, client: Client
+) -> None:
+    """3,000 named queues, each with jobs due: a fetch walks jobs_queue_order_idx (the queued
+    jobs in fetch order) and stops at the first queues with a free place, reading a handful of
+    index entries, not one or more per due queue; the jobs still come in priority, run_at, id
+    order and one at a time per queue."""
+    client.add_jobs(
+        [
+            JobSpec(identifier="t", payload={"q": i % 3_000}, queue_name=f"d-{i % 3_000:04d}")
+            for i in range(6_000)
+        ]
+    )
+    client.add_job("t", {"q": "best"}, queue_name="d-best", priority=-1)
+    clock = FakeClock()
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        Client(database_url, schema=schema, clock=clock) as c,
+    ):
+        conn.execute(sql.SQL("analyze {}.jobs").format(sql.Identifier(schema)))
+        before = index_entries_read(conn, schema)
+        fetched = c.fetch_jobs("w", 3, tx=conn)
+        after = index_entries_read(conn, schema)
+    assert [j.payload for j in fetched] == [{"q": "best"}, {"q": 0}, {"q": 1}]
+    read = {name: after[name] - before[name] for name in after}
+    assert read["jobs_queue_order_idx"] > 0, read
+    assert read.get("jobs_queue_ready_idx", 0) == 0, read  # no skip scan of the 3,000 queues
+    assert sum(read.values()) < 100, read
+
+
+def test_a_busy_queue_backlog_ahead_of_everything_bounds_the_walk(
+    database_url: str, schema: str, client: Client
+) -> None:
+    """A queue with a running job and a backlog of 1,500 jobs ahead of every other job (better
+    priority): the walk of jobs_queue_order_idx gives up after its bound (1,000 entries at
+    most) and the other queues are found by the skip scan of jobs_queue_ready_idx, in head
+    order; the busy queue gives nothing, and jobs without a queue still merge in order."""
+    client.add_jobs(
+        [
+            JobSpec(identifier="t", payload={"i": i}, queue_name="busy", priority=-5)
+            for i in range(1_500)
+        ]
+    )
+    running = client.fetch_jobs("w0", 1)
+    assert [j.queue_name for j in running] == ["busy"]
+    client.add_job("t", {"q": "a"}, queue_name="qa", priority=1)
+    client.add_job("t", {"q": "b"}, queue_name="qb", priority=0)
+    client.add_job("t", {"q": "b2"}, queue_name="qb", priority=0)
+    client.add_job("t", {"q": "none"}, priority=2)
+    clock = FakeClock()
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        Client(database_url, schema=schema, clock=clock) as c,
+    ):
+        conn.execute(sql.SQL("analyze {}.jobs").format(sql.Identifier(schema)))
+        before = index_entries_read(conn, schema)
+        fetched = c.fetch_jobs("w", 5, tx=conn)
+        after = index_entries_read(conn, schema)
+    assert [j.payload for j in fetched] == [{"q": "b"}, {"q": "a"}, {"q": "none"}]
+    read = {name: after[name] - before[name] for name in after}
+    assert 0 < read["jobs_queue_order_idx"] <= 1_000, read
+    assert read["jobs_queue_ready_idx"] > 0, read
 
 
 def test_every_public_name_resolves() -> None:
