@@ -244,7 +244,7 @@ def test_fetch_queries_use_the_partial_indexes(
     database_url: str, big_schema: str, query: str, arguments: str, plan_cache_mode: str
 ) -> None:
     text, indexes = QUERIES[query]
-    params = {
+    params: dict[str, Any] = {
         "now": T0,
         "n": 10,
         "walk": 200,
@@ -332,8 +332,9 @@ def test_fetch_jobs_does_not_visit_queues_without_available_jobs(
     database_url: str, schema: str, client: Client, db: psycopg.Connection[Any]
 ) -> None:
     """job_queues keeps one row per queue name ever used. 3,000 queues whose jobs are all
-    done must cost a fetch nothing: it finds the queues with available jobs by a skip scan
-    of jobs_queue_ready_idx, so its index scans stay a handful, not one or two per queue."""
+    done must cost a fetch nothing: it finds the queues with available jobs through indexes
+    of available jobs only (jobs_queue_order_idx, else jobs_queue_ready_idx), so its index
+    scans stay a handful, not one or two per queue."""
     from trigger_compat import JobSpec
 
     done = client.add_jobs(

@@ -68,7 +68,7 @@ declare
     v_ids     bigint[];
     v_queue   record;
     v_step    record;
-    v_walk    integer := 2;  -- its bound
+    v_walk    integer := least(greatest(200, 4 * fetch_jobs.max_jobs), 1000);  -- its bound
     v_walked  integer := 0;
     v_seen    text[] := '{}';  -- the queues the walk visited
     v_running integer;
