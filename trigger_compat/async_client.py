@@ -274,11 +274,14 @@ class AsyncClient:
                     raise
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 await conn.rollback()  # a pool of yours without autocommit: this call's own
-            async with conn.cursor() as cur:
-                # "deallocate all" also empties psycopg's own cache of prepared statements.
-                await cur.execute(self._sql["forget_prepared"], {}, prepare=False)
-                await cur.execute(self._sql["forget_plans"], {}, prepare=False)
-            return await self._rows(conn, op, context)
+            # One transaction, so that behind a transaction pooler the reset and the retry run
+            # on the same server connection.
+            async with conn.transaction():
+                async with conn.cursor() as cur:
+                    # "deallocate all" also empties psycopg's own cache of prepared statements.
+                    await cur.execute(self._sql["forget_prepared"], {}, prepare=False)
+                    await cur.execute(self._sql["forget_plans"], {}, prepare=False)
+                return await self._rows(conn, op, context)
 
     async def _add(
         self,

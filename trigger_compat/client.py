@@ -272,11 +272,14 @@ class Client:
                     raise
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()  # a pool of yours without autocommit: this call's own
-            with conn.cursor() as cur:
-                # "deallocate all" also empties psycopg's own cache of prepared statements.
-                cur.execute(self._sql["forget_prepared"], {}, prepare=False)
-                cur.execute(self._sql["forget_plans"], {}, prepare=False)
-            return self._rows(conn, op, context)
+            # One transaction, so that behind a transaction pooler the reset and the retry run
+            # on the same server connection.
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    # "deallocate all" also empties psycopg's own cache of prepared statements.
+                    cur.execute(self._sql["forget_prepared"], {}, prepare=False)
+                    cur.execute(self._sql["forget_plans"], {}, prepare=False)
+                return self._rows(conn, op, context)
 
     def _add(
         self,

@@ -59,6 +59,7 @@ import psycopg
 from psycopg import sql
 
 from ..core.dberrors import MIGRATE_HINT, translate
+from ..core.dsn import split_pooled
 from ..core.sqlfiles import ADVISORY_LOCK_CLASSES, DEFAULT_SCHEMA, check_schema_name
 from ..errors import ConfigurationError, SchemaNotMigratedError
 
@@ -224,7 +225,13 @@ def _connection(database: str | psycopg.Connection[Any]) -> Iterator[psycopg.Con
         yield database
         return
     try:
-        conn = psycopg.connect(database, autocommit=True, connect_timeout=10)
+        # a pooled URL's `pgbouncer=true` marker is for trigger-compat, not for libpq
+        conn = psycopg.connect(
+            split_pooled(database)[0],
+            autocommit=True,
+            connect_timeout=10,
+            prepare_threshold=None,
+        )
     except psycopg.Error as exc:
         mapped = translate(exc, schema="", conninfo=database)
         if mapped is None:

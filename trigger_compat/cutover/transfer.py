@@ -56,6 +56,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..core.dberrors import MIGRATE_HINT, translate
+from ..core.dsn import split_pooled
 from ..core.migrations import latest_version
 from ..core.sqlfiles import DEFAULT_SCHEMA, check_schema_name, notify_channel
 from ..errors import (
@@ -228,7 +229,13 @@ def _connection(
     if not isinstance(database, str):
         raise TypeError("database must be a connection string or a psycopg Connection")
     try:
-        conn = psycopg.connect(database, autocommit=True, connect_timeout=10)
+        # a pooled URL's `pgbouncer=true` marker is for trigger-compat, not for libpq
+        conn = psycopg.connect(
+            split_pooled(database)[0],
+            autocommit=True,
+            connect_timeout=10,
+            prepare_threshold=None,
+        )
     except Exception as exc:
         mapped = translate(exc, schema=schema, conninfo=database)
         if mapped is None:
