@@ -5,11 +5,11 @@ who cancelled it, whatever its handler then does; across processes through the C
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def test_cancel_by_names_the_canceller(client: Client) -> None:
     assert cancelled.last_error == "cancelled by ops-bot: incident 42"
 
 
-async def test_running_async_handler_is_cancelled_within_a_second(
+async def test_running_async_handler_is_cancelled_through_the_notification(
     aclient: AsyncClient, db: psycopg.Connection[Any], schema: str, database_url: str
 ) -> None:
     started = asyncio.Event()
@@ -79,18 +79,18 @@ async def test_running_async_handler_is_cancelled_within_a_second(
         finally:
             finished.append(helpers.abort_signal.reason or "")
 
-    worker = Worker(aclient, {"t": Task("t", handler)}, options=FAST, conninfo=database_url)
+    # Heartbeats every 200 s: within the deadline only the 'cancel:' notification can tell it.
+    options = dataclasses.replace(FAST, rescue_after=600)
+    worker = Worker(aclient, {"t": Task("t", handler)}, options=options, conninfo=database_url)
     job = await aclient.add_job("t", max_attempts=3)
     await worker.start()
     try:
         await asyncio.wait_for(started.wait(), DEADLINE_S)
         canceller = AsyncClient(database_url, schema=schema)
         try:
-            at = time.monotonic()
             (cancelled,) = await canceller.cancel_jobs([job.id])
             assert cancelled.locked_at is not None  # it was running
             await wait_for(lambda: _failed_for_good(job_row(db, schema, job.id)), "the cancel")
-            assert time.monotonic() - at < 1.0
         finally:
             await canceller.close()
     finally:
@@ -174,7 +174,7 @@ def _cli(database_url: str, schema: str, *args: str) -> subprocess.CompletedProc
 def _cancel_in_another_process(
     tmp_path: Path, side: str, client: Client, database_url: str, db: psycopg.Connection[Any],
     *worker_args: str,
-) -> float:  # fmt: skip
+) -> None:  # fmt: skip
     proc = start_worker_process(
         database_url, side, "--name", "victim", "--block", "--tasks", "block", *worker_args,
         log=tmp_path / "victim.log",
@@ -183,28 +183,24 @@ def _cancel_in_another_process(
         wait_sync(lambda: live_workers(db, side) == 1, "the worker process to register")
         job = client.add_job("block", {}, max_attempts=7)
         wait_sync(lambda: bool(rows(db, q(side, "select 1 from {s}.runs"))), "the job to start")
-        at = time.monotonic()
         done = _cli(database_url, side, "jobs", "cancel", str(job.id), "--yes", "--json",
                     "--reason", "stuck")  # fmt: skip
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
         assert report["cancelled"] == 1 and report["running"] == [job.id]
         wait_sync(lambda: _failed_for_good(job_row(db, side, job.id)), "the worker to stop it")
-        elapsed = time.monotonic() - at
         row = job_row(db, side, job.id)
         assert row is not None and row["attempts"] == 7
         assert row["last_error"].endswith(": stuck") and "pid" in row["last_error"]
         assert execution_counts(db, side) == {}
         assert proc.poll() is None  # the worker lives on
-    return elapsed
 
 
 def test_cancel_from_another_process_through_the_notification(
     tmp_path: Path, side: str, client: Client, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    elapsed = _cancel_in_another_process(tmp_path, side, client, database_url, db)
-    # The CLI process starts, connects and cancels within this too.
-    assert elapsed < 1.0 + 3.0, elapsed
+    # Heartbeats every 200 s: within the deadline only the 'cancel:' notification can tell it.
+    _cancel_in_another_process(tmp_path, side, client, database_url, db, "--rescue-after", "600")
 
 
 def test_cancel_from_another_process_heartbeat_fallback(
