@@ -10,12 +10,14 @@ import json
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from trigger_compat import AsyncClient, Client
+from trigger_compat.core import worker_ops
 from trigger_compat.core.jobs import Job
 from trigger_compat.runtime.tasks import Helpers, Task
 from trigger_compat.runtime.worker import Worker, WorkerOptions
@@ -58,6 +60,23 @@ def test_waiting_job_never_runs(client: Client, db: psycopg.Connection[Any], sch
     # Already failed for good, or unknown: nothing to cancel.
     assert client.cancel_job(job.id) is None
     assert client.cancel_jobs([job.id, 10**12]) == []
+
+
+def test_a_cancelled_job_whose_worker_is_lost_keeps_its_cancel_reason(
+    client: Client, db: psycopg.Connection[Any], schema: str
+) -> None:
+    job = client.add_job("t", max_attempts=5)
+    client.execute(worker_ops.heartbeat("w-lost", "lost", "host", 1, None), None)
+    (fetched,) = client.fetch_jobs("w-lost")
+    assert fetched.id == job.id
+    client.cancel_jobs([job.id], by="ops", reason="stop it")
+    # Its worker dies before it writes the outcome; a rescue then finds it.
+    (rescued,) = client.execute(worker_ops.rescue_jobs(timedelta(0)), None)
+    assert rescued.id == job.id
+    row = job_row(db, schema, job.id)
+    assert _failed_for_good(row), row
+    assert row is not None and row["last_error"] == "cancelled by ops: stop it"
+    assert rows(db, q(schema, "select * from {s}.job_cancellations")) == []
 
 
 def test_cancel_by_names_the_canceller(client: Client) -> None:

@@ -2,7 +2,8 @@
 -- rescue_jobs: release the jobs of workers whose heartbeat is older than timeout (or that
 -- never registered and locked the job longer ago than that), so another worker retries them
 -- at once; the lost attempt counts. One caller at a time does the work (advisory lock);
--- the others return nothing. Workers are notified of the released jobs.
+-- the others return nothing. Workers are notified of the released jobs. A job cancelled
+-- while it ran (cancel_jobs) keeps its reason as last_error and stays failed.
 create or replace function rescue_jobs(timeout interval) returns setof jobs
 language plpgsql volatile
 set search_path from current
@@ -20,8 +21,12 @@ begin
            set locked_at = null,
                locked_by = null,
                run_at = greatest(j.run_at, pg_catalog.now()),
-               last_error = 'worker ' || j.locked_by || ' was lost (no heartbeat for '
-                            || rescue_jobs.timeout::text || ') while running this job',
+               -- a job cancelled while it ran keeps its cancel reason (it stays failed)
+               last_error = coalesce(
+                   (select c.reason from job_cancellations c
+                     where c.job_id = j.id and c.worker_id = j.locked_by),
+                   'worker ' || j.locked_by || ' was lost (no heartbeat for '
+                   || rescue_jobs.timeout::text || ') while running this job'),
                updated_at = pg_catalog.now()
          where j.locked_at is not null
            and j.locked_by in (
@@ -32,6 +37,9 @@ begin
                   and not exists (select 1 from workers w2 where w2.worker_id = l.locked_by))
         returning j.*;
     get diagnostics v_count = row_count;
+    -- the cancellations of the lost workers' jobs: nobody is left to read them
+    delete from job_cancellations c
+     where not exists (select 1 from jobs j where j.id = c.job_id and j.locked_by = c.worker_id);
     delete from workers w where w.last_heartbeat_at < v_cutoff;
     if v_count > 0 then
         perform notify_jobs(v_count);
