@@ -204,7 +204,7 @@ def test_default_limit_is_one_mebibyte(fuzz_client: Client) -> None:
     )
 
 
-def test_limit_counts_utf8_bytes(database_url: str, fuzz_schema: str) -> None:
+def test_limit_counts_utf8_bytes(database_url: str, fuzz_schema: str, fuzz_client: Client) -> None:
     with Client(database_url, schema=fuzz_schema, max_payload_bytes=10) as small:
         with pytest.raises(InvalidJobError, match="is 12 bytes as JSON"):
             small.add_job("plain", "ééééé")  # 2 quotes + 5 × 2 bytes; "éééé" is 10
@@ -234,7 +234,8 @@ def test_limit_applies_to_batches_and_enqueue(
     assert fingerprint(fuzz_db, fuzz_schema) == before
 
 
-def test_no_limit(database_url: str, fuzz_schema: str) -> None:
+def test_no_limit(database_url: str, fuzz_schema: str, fuzz_client: Client) -> None:
+    # fuzz_client: the schema is migrated, whichever test of the module runs first
     with Client(database_url, schema=fuzz_schema, max_payload_bytes=None) as unlimited:
         job = unlimited.add_job("plain", {"s": "x" * (2 * DEFAULT_MAX_PAYLOAD_BYTES)})
         assert len(job.payload["s"]) == 2 * DEFAULT_MAX_PAYLOAD_BYTES
@@ -249,7 +250,9 @@ def test_bad_limit_is_refused(database_url: str, bad: Any) -> None:
         AsyncClient(database_url, max_payload_bytes=bad)
 
 
-async def test_async_client_applies_the_limit(database_url: str, fuzz_schema: str) -> None:
+async def test_async_client_applies_the_limit(
+    database_url: str, fuzz_schema: str, fuzz_client: Client
+) -> None:
     async with AsyncClient(database_url, schema=fuzz_schema, max_payload_bytes=32) as small:
         with pytest.raises(InvalidJobError, match="over the limit of 32 bytes"):
             await small.add_job("plain", {"s": "x" * 40})
