@@ -101,6 +101,8 @@ reserve_pool_size = 0
 max_client_conn = {max_client_conn}
 server_reset_query =
 server_check_delay = 0
+server_login_retry = 1
+query_wait_timeout = 30
 logfile = {self.dir / "pgbouncer.log"}
 pidfile = {self.dir / "pgbouncer.pid"}
 """,
