@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 import psycopg
@@ -204,6 +205,21 @@ def _schema(schema: str | None, catalog_path: str | None) -> str:
     return _schema_of_catalog_file(catalog_path)
 
 
+def _run(
+    move: Callable[..., TransferReport],
+    database_url: str | None,
+    schema: str,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Run an import or an export on ``schema`` and print its report."""
+    url = _url(database_url)
+    with _handled(schema, url):
+        report = move(url, schema=schema, progress=_progress(), **options)
+    _print(report, as_json)
+    sys.stdout.flush()
+
+
 @graphile.command("import")
 @_options
 @click.option(
@@ -227,22 +243,18 @@ def import_command(
     """Move every job out of a graphile-worker schema (0.13 to 0.16+) into trigger-compat,
     with the recurring tasks' positions, in one transaction. A second run moves nothing.
     Refused while graphile-worker jobs are locked (its workers look alive) unless --force."""
-    url = _url(database_url)
-    target = _schema(schema, catalog_path)
-    with _handled(target, url):
-        report = import_jobs(
-            url,
-            from_schema=from_schema,
-            schema=target,
-            on_conflict=on_conflict,  # type: ignore[arg-type]
-            force=force,
-            include_failed=not leave_failed,
-            dry_run=dry_run,
-            lock_timeout=lock_timeout,
-            progress=_progress(),
-        )
-    _print(report, as_json)
-    sys.stdout.flush()
+    _run(
+        import_jobs,
+        database_url,
+        _schema(schema, catalog_path),
+        as_json,
+        from_schema=from_schema,
+        on_conflict=on_conflict,
+        force=force,
+        include_failed=not leave_failed,
+        dry_run=dry_run,
+        lock_timeout=lock_timeout,
+    )
 
 
 @graphile.command("export")
@@ -268,18 +280,15 @@ def export_command(
     """The way back: move every job trigger-compat holds into a graphile-worker schema
     (0.13 or 0.16+) whose workers then run them, with the recurring tasks' positions, in one
     transaction. Refused while trigger-compat workers look alive unless --force."""
-    url = _url(database_url)
-    source = _schema(schema, catalog_path)
-    with _handled(source, url):
-        report = export_jobs(
-            url,
-            to_schema=to_schema,
-            schema=source,
-            on_conflict=on_conflict,  # type: ignore[arg-type]
-            force=force,
-            include_failed=not leave_failed,
-            dry_run=dry_run,
-            lock_timeout=lock_timeout,
-            progress=_progress(),
-        )
-    _print(report, as_json)
+    _run(
+        export_jobs,
+        database_url,
+        _schema(schema, catalog_path),
+        as_json,
+        to_schema=to_schema,
+        on_conflict=on_conflict,
+        force=force,
+        include_failed=not leave_failed,
+        dry_run=dry_run,
+        lock_timeout=lock_timeout,
+    )
